@@ -1,0 +1,290 @@
+"""The ``advdl`` command line. Listing and help never import TensorFlow."""
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .config import RUN_KEYS, RunConfig, describe_type, fields_of, parse_assignments
+from .errors import AdvdlError, RunInterrupted
+
+
+def registry():
+    from .plugin_manager import get_registry
+
+    return get_registry()
+
+
+def main(argv=None):
+    """Entry point: user mistakes become one ``Error: ...`` line and a non-zero exit code."""
+    try:
+        cli.main(args=argv, prog_name="advdl", standalone_mode=False)
+    except RunInterrupted as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(exc.exit_code)
+    except AdvdlError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.NoArgsIsHelpError as exc:  # bare `advdl`: show the help
+        click.echo(exc.ctx.get_help())
+    except click.UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+        click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        click.echo(f"Error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, click.Abort):
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, no_args_is_help=True)
+@click.version_option(__version__, prog_name="advdl")
+def cli():
+    """advdl: the algorithms of "Advanced Deep Learning with Keras", fast and reproducible.
+
+    \b
+    Plugin switches (environment variables, comma separated):
+      ADVDL_PLUGINS=dist,...        load only these distributions' plugins
+      ADVDL_BLOCK_PLUGINS=name,...  never load these plugins (entry-point names)
+      ADVDL_STRICT_PLUGINS=1        fail on the first broken plugin
+      ADVDL_TRACE_HOOKS=1           print every hook call
+    """
+
+
+# -- list / info ---------------------------------------------------------------------------------
+def listing():
+    reg = registry()
+    return {
+        "algorithms": [
+            {"name": s.name, "family": s.family, "summary": s.summary, "distribution": s.distribution,
+             "version": s.version, "plugin": s.plugin, "presets": sorted(s.presets), "paper": s.paper}
+            for s in sorted(reg.algorithms.values(), key=lambda s: (s.family, s.name))
+        ],
+        "envs": [
+            {"id": e.id, "summary": e.summary, "distribution": e.distribution, "version": e.version,
+             "plugin": e.plugin}
+            for e in sorted(reg.envs.values(), key=lambda e: e.id)
+        ],
+        "errors": list(reg.errors),
+    }
+
+
+def _table(rows, headers):
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
+    lines = ["  ".join(str(h).ljust(w) for h, w in zip(headers, widths)).rstrip()]
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    return "\n".join(lines)
+
+
+@cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def list_command(as_json):
+    """List the algorithms, environments and broken plugins."""
+    data = listing()
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    rows = [(a["name"], a["family"], a["summary"], f"{a['distribution']} {a['version']}".strip())
+            for a in data["algorithms"]]
+    click.echo("Algorithms\n" + _indent(_table(rows, ("NAME", "FAMILY", "SUMMARY", "FROM"))))
+    rows = [(e["id"], e["summary"], f"{e['distribution']} {e['version']}".strip()) for e in data["envs"]]
+    click.echo("\nEnvironments (besides Gymnasium's own)\n" + _indent(_table(rows, ("ID", "SUMMARY", "FROM"))))
+    if data["errors"]:
+        click.echo("\nBroken plugins (the rest work; see ADVDL_BLOCK_PLUGINS)")
+        for err in data["errors"]:
+            click.echo(f"  {err['plugin']} ({err['distribution'] or 'no distribution'}): {err['error']}")
+
+
+def _indent(text):
+    return "\n".join("  " + line for line in text.splitlines())
+
+
+@cli.command("info")
+@click.argument("algorithm")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def info_command(algorithm, as_json):
+    """Show an algorithm's hyperparameters (default and help) and presets."""
+    spec = registry().algorithm(algorithm)
+    params = [{"name": f.name, "type": describe_type(tp), "default": _plain(f.default),
+               "help": f.metadata.get("help", "")} for f, tp in fields_of(spec.config)]
+    run = [{"name": f.name, "type": describe_type(tp), "default": _plain(f.default),
+            "help": f.metadata.get("help", "")} for f, tp in fields_of(RunConfig)]
+    presets = {name: p for name, p in spec.presets.items()}
+    if as_json:
+        click.echo(json.dumps({"name": spec.name, "family": spec.family, "summary": spec.summary,
+                               "paper": spec.paper, "distribution": spec.distribution,
+                               "version": spec.version, "hyperparameters": params,
+                               "run_settings": run, "presets": presets}, indent=2, default=str))
+        return
+    click.echo(f"{spec.name} ({spec.family}) from {spec.distribution} {spec.version}: {spec.summary}")
+    if spec.paper:
+        click.echo(f"Paper: {spec.paper}")
+    click.echo("\nHyperparameters (--NAME VALUE or --set NAME=VALUE)")
+    click.echo(_indent(_table([(p["name"], p["type"], _show(p["default"]), p["help"]) for p in params],
+                              ("NAME", "TYPE", "DEFAULT", "HELP"))))
+    click.echo("\nRun settings")
+    click.echo(_indent(_table([(p["name"], p["type"], _show(p["default"]), p["help"]) for p in run],
+                              ("NAME", "TYPE", "DEFAULT", "HELP"))))
+    click.echo("\nPresets (--preset NAME; a preset named after the --env is applied automatically)")
+    if not presets:
+        click.echo("  none")
+    for name, p in presets.items():
+        changed = ", ".join(f"{k}={_show(v)}" for k, v in {**p.get("run", {}), **p.get("hyperparameters", {})}.items())
+        env = f" [env {p['env']}]" if p.get("env") else ""
+        click.echo(f"  {name}{env}: {p.get('description', '')}\n      {changed}")
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _show(value):
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value)) or "-"
+    return "none" if value is None else str(value)
+
+
+# -- run -------------------------------------------------------------------------------------------
+def _run_options():
+    """Click options shared by every `advdl run ALGO` command."""
+    return [
+        click.Option(["--env"], help="Gymnasium environment id (e.g. CartPole-v1)."),
+        click.Option(["--steps"], type=int, help="Environment steps to train for [default: preset or 100000]."),
+        click.Option(["--seed"], type=int, help="Random seed [default: 0]."),
+        click.Option(["--preset"], help="A named preset from `advdl info ALGO` [default: the one named after --env, if any]."),
+        click.Option(["--config", "config_file"], type=click.Path(dir_okay=False),
+                     help="YAML config file (a run's config.yaml re-runs it)."),
+        click.Option(["--set", "assignments"], multiple=True, metavar="KEY=VALUE",
+                     help="Set a hyperparameter or run setting; repeatable."),
+        click.Option(["--env-kwarg", "env_kwargs"], multiple=True, metavar="KEY=VALUE",
+                     help="Keyword argument for gymnasium.make (e.g. is_slippery=false); repeatable."),
+        click.Option(["--out"], type=click.Path(file_okay=False),
+                     help="The run folder to write [default: runs/ALGO-ENV-sSEED-TIME]."),
+        click.Option(["--resume"], type=click.Path(file_okay=False),
+                     help="Continue the interrupted run in this folder."),
+        click.Option(["--eval-interval"], type=int, help="Evaluate every N env steps (0: never)."),
+        click.Option(["--eval-episodes"], type=int, help="Episodes per periodic evaluation."),
+        click.Option(["--final-eval-episodes"], type=int, help="Episodes of the final evaluation [default: 20]."),
+        click.Option(["--checkpoint-interval"], type=int, help="Checkpoint every N env steps (0: only at the end)."),
+        click.Option(["--progress/--no-progress"], default=True, help="Show a progress bar (on a terminal)."),
+    ]
+
+
+RUN_FLAG_NAMES = ("steps", "seed", "eval_interval", "eval_episodes", "final_eval_episodes",
+                  "checkpoint_interval")
+
+
+def _algorithm_command(spec):
+    taken = {"env", "steps", "seed", "preset", "config", "set", "out", "resume", "progress"} | set(RUN_KEYS)
+    params = _run_options()
+    hyper_names = []
+    for f, tp in fields_of(spec.config):
+        if f.name in taken:
+            continue
+        hyper_names.append(f.name)
+        params.append(click.Option(
+            [f"--{f.name.replace('_', '-')}", f.name], default=None, metavar=describe_type(tp).upper(),
+            help=f"{f.metadata.get('help', '')} [default: {_show(_plain(f.default))}]"))
+
+    def callback(**kw):
+        run_algorithm(spec.name, kw, hyper_names)
+
+    return click.Command(spec.name, params=params, callback=callback, short_help=spec.summary,
+                         help=f"{spec.summary}\n\nHyperparameters can also be set with --set NAME=VALUE "
+                              f"or in a --config file. `advdl info {spec.name}` lists the presets.")
+
+
+class RunGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(registry().algorithms)
+
+    def get_command(self, ctx, name):
+        spec = registry().algorithms.get(name)
+        return _algorithm_command(spec) if spec else None
+
+    def resolve_command(self, ctx, args):
+        name = args[0]
+        if name.startswith("-"):
+            return super().resolve_command(ctx, args)
+        registry().algorithm(name)  # raises with did-you-mean (or names conflicting plugins)
+        return name, self.get_command(ctx, name), args[1:]
+
+
+@cli.group("run", cls=RunGroup, invoke_without_command=True, subcommand_metavar="ALGO [OPTIONS]")
+@click.option("--resume", type=click.Path(file_okay=False), help="Continue the run in this folder.")
+@click.option("--steps", type=int, help="With --resume: train up to this many env steps in total.")
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar (on a terminal).")
+@click.pass_context
+def run_group(ctx, resume, steps, progress):
+    """Train an algorithm: advdl run ALGO --env ENV_ID [OPTIONS]; advdl run ALGO --help lists ALGO's options."""
+    if ctx.invoked_subcommand is None:
+        if not resume:
+            click.echo(ctx.get_help())
+            return
+        from .run import resume as resume_run
+
+        _report(resume_run(resume, registry(), steps=steps, progress=progress), resume)
+
+
+def run_algorithm(name, kw, hyper_names):
+    from .config import load_file, resolve
+
+    reg = registry()
+    spec = reg.algorithm(name)
+    if kw["resume"]:
+        from .run import read_run, resume as resume_run
+
+        resumed_spec = read_run(kw["resume"], reg)[0]
+        if resumed_spec.name != name:
+            raise AdvdlError(f"{kw['resume']} is a run of '{resumed_spec.name}', not '{name}'")
+        _report(resume_run(kw["resume"], reg, steps=kw["steps"], progress=kw["progress"]), kw["resume"])
+        return
+    assignments = parse_assignments(kw["assignments"])
+    run_flags = {k: kw[k] for k in RUN_FLAG_NAMES}
+    hyper_flags = {k: kw[k] for k in hyper_names if kw[k] is not None}
+    for key, value in assignments.items():
+        (run_flags if key in RUN_KEYS else hyper_flags)[key] = value
+    if kw["env_kwargs"]:
+        run_flags["env_kwargs"] = list(kw["env_kwargs"])
+    file_data = load_file(kw["config_file"]) if kw["config_file"] else None
+    run_config, algo_config, preset = resolve(spec, env=kw["env"], preset=kw["preset"], file_data=file_data,
+                                              run_flags=run_flags, hyper_flags=hyper_flags)
+    from .run import default_run_dir, train
+
+    out = Path(kw["out"]) if kw["out"] else default_run_dir(name, run_config.env, run_config.seed)
+    if (out / "config.yaml").exists():
+        raise AdvdlError(f"{out} already holds a run; resume it with --resume {out} or choose another --out")
+    click.echo(f"advdl: {name} on {run_config.env} (seed {run_config.seed}, {run_config.steps} steps"
+               f"{', preset ' + preset if preset else ''}) -> {out}", err=True)
+    _report(train(spec, run_config, algo_config, out, reg, preset, progress=kw["progress"]), out)
+
+
+def _report(summary, run_dir):
+    ev = summary["eval"]
+    click.echo(f"Finished {summary['algorithm']} on {summary['env']}: {summary['env_steps']} steps in "
+               f"{summary['wall_seconds']:.1f} s ({summary['steps_per_second']:.0f} steps/s); "
+               f"evaluation mean {ev['mean']:.2f} +/- {ev['std']:.2f} over {ev['episodes']} episodes. "
+               f"Run folder: {run_dir}")
+
+
+# -- eval ------------------------------------------------------------------------------------------
+@cli.command("eval")
+@click.argument("run_dir", type=click.Path())
+@click.option("--episodes", default=20, show_default=True, type=click.IntRange(min=1), help="Evaluation episodes.")
+@click.option("--seed", type=int, help="Seed of the evaluation episodes [default: the run's seed].")
+@click.option("--json", "as_json", is_flag=True, help="Print {\"mean\", \"std\", \"episodes\"} as JSON.")
+@click.option("--record", type=click.Path(dir_okay=False), help="Write one greedy episode as an animation (.gif).")
+def eval_command(run_dir, episodes, seed, as_json, record):
+    """Evaluate a finished run's saved model with the deterministic policy."""
+    from .run import evaluate_run
+
+    result = evaluate_run(run_dir, registry(), episodes, seed=seed, record=record)
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        click.echo(f"mean {result['mean']:.2f} +/- {result['std']:.2f} over {result['episodes']} episodes"
+                   + (f"; recording written to {record}" if record else ""))

@@ -1,0 +1,245 @@
+"""Configs: frozen dataclasses with help text, resolved as defaults < preset < file < flags.
+
+A config file (YAML) looks like the ``config.yaml`` every run writes, so a run can be re-run
+with ``--config RUN_DIR/config.yaml``::
+
+    algorithm: dqn
+    env: CartPole-v1
+    steps: 50000
+    seed: 0
+    hyperparameters: {learning_rate: 0.001, hidden_sizes: [256, 256]}
+"""
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError, unknown_name
+
+
+def option(default, help, **kwargs):
+    """A dataclass field with help text (shown by ``advdl info`` and ``advdl run ALGO --help``)."""
+    if isinstance(default, (list, dict)):
+        raise TypeError("use a tuple for sequence defaults")
+    return field(default=default, metadata={"help": help, **kwargs})
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    """Settings of a run that every algorithm shares."""
+
+    env: str = option("", "Gymnasium environment id, e.g. CartPole-v1.")
+    env_kwargs: tuple = option((), "Keyword arguments for gymnasium.make, as KEY=VALUE pairs.")
+    steps: int = option(100_000, "Environment steps to train for.")
+    seed: int = option(0, "Seed for the network, the environment and exploration.")
+    eval_interval: int = option(10_000, "Evaluate deterministically every N env steps (0: never).")
+    eval_episodes: int = option(10, "Episodes per periodic evaluation.")
+    final_eval_episodes: int = option(20, "Episodes of the final deterministic evaluation.")
+    checkpoint_interval: int = option(25_000, "Write a checkpoint every N env steps (0: only at the end).")
+    log_interval: int = option(1_000, "Write a metrics.csv row and TensorBoard scalars every N env steps.")
+
+    def __post_init__(self):
+        for name in ("steps",):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        for name in ("eval_interval", "checkpoint_interval", "seed"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("eval_episodes", "final_eval_episodes", "log_interval"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
+
+
+def fields_of(cls):
+    """(field, resolved type) for each field of a config dataclass."""
+    hints = typing.get_type_hints(cls)
+    return [(f, hints[f.name]) for f in dataclasses.fields(cls)]
+
+
+def describe_type(tp):
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is typing.Literal:
+        return "|".join(str(a) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(describe_type(a) for a in args if a is not type(None)) + " or none"
+    if origin is tuple:
+        return f"list of {describe_type(args[0])}" if args else "list"
+    return getattr(tp, "__name__", str(tp))
+
+
+def coerce(name, value, tp):
+    """Convert ``value`` (from YAML or a command-line string) to ``tp`` or raise ConfigError."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    bad = ConfigError(f"{name}: expected {describe_type(tp)}, got {value!r}")
+    if origin in (typing.Union, types.UnionType):
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "")):
+            if type(None) in args:
+                return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return coerce(name, value, arg)
+            except ConfigError:
+                pass
+        raise bad
+    if origin is typing.Literal:
+        for choice in args:
+            if value == choice or str(value) == str(choice):
+                return choice
+        raise ConfigError(f"{name}: expected one of {', '.join(map(str, args))}, got {value!r}")
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [v for v in value.replace("[", "").replace("]", "").split(",") if v.strip()]
+        if isinstance(value, dict):
+            value = [f"{k}={v}" for k, v in value.items()]
+        if not isinstance(value, (list, tuple)):
+            raise bad
+        item_type = args[0] if args else str
+        return tuple(coerce(name, v.strip() if isinstance(v, str) else v, item_type) for v in value)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "yes", "1", "on", "false", "no", "0", "off"):
+            return value.lower() in ("true", "yes", "1", "on")
+        raise bad
+    if tp is int:
+        if isinstance(value, bool):
+            raise bad
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(float(value.replace("_", ""))) if _is_integral(value) else int(value)
+            except ValueError:
+                raise bad from None
+        raise bad
+    if tp is float:
+        if isinstance(value, bool):
+            raise bad
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise bad from None
+    if tp is str:
+        return str(value)
+    if tp is tuple or tp is dict:
+        return coerce(name, value, tuple[str, ...])
+    raise bad
+
+
+def _is_integral(text):
+    try:
+        return float(text.replace("_", "")).is_integer()
+    except ValueError:
+        return False
+
+
+def parse_assignments(items, what="--set"):
+    """["a=1", "b=x"] -> {"a": "1", "b": "x"}."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{what} expects KEY=VALUE, got {item!r}")
+        out[key.strip().replace("-", "_")] = value.strip()
+    return out
+
+
+def build(cls, values, where):
+    """Instantiate config dataclass ``cls`` from ``values``; unknown keys and bad types are errors."""
+    known = {f.name: tp for f, tp in fields_of(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        if key not in known:
+            raise unknown_name(f"setting in {where}", key, known, f" Valid: {', '.join(known)}.")
+        kwargs[key] = coerce(key, value, known[key])
+    try:
+        return cls(**kwargs)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def load_file(path):
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise ConfigError(f"malformed config file {path}{where}: {getattr(exc, 'problem', exc)}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"malformed config file {path}: expected a mapping of settings")
+    hyper = data.get("hyperparameters", {}) or {}
+    if not isinstance(hyper, dict):
+        raise ConfigError(f"malformed config file {path}: 'hyperparameters' must be a mapping")
+    return data
+
+
+RUN_KEYS = tuple(f.name for f in dataclasses.fields(RunConfig))
+
+
+def resolve(spec, *, env=None, preset=None, file_data=None, run_flags=None, hyper_flags=None):
+    """Merge defaults < preset < config file < flags into (RunConfig, algorithm config, preset)."""
+    file_data = dict(file_data or {})
+    env = env or file_data.get("env") or ""
+    if preset is None:
+        preset = file_data.get("preset")
+    if preset is None and env in spec.presets:
+        preset = env
+    run_values, hyper_values = {}, {}
+    if preset:
+        if preset not in spec.presets:
+            raise unknown_name(f"preset for {spec.name}", preset, spec.presets,
+                               f" Presets: {', '.join(spec.presets) or 'none'}.")
+        chosen = spec.presets[preset]
+        env = env or chosen.get("env", "")
+        run_values.update(chosen.get("run", {}))
+        hyper_values.update(chosen.get("hyperparameters", {}))
+    file_algo = file_data.pop("algorithm", None)
+    if file_algo not in (None, spec.name):
+        raise ConfigError(f"config file is for algorithm '{file_algo}', not '{spec.name}'")
+    hyper_values.update(file_data.pop("hyperparameters", None) or {})
+    file_data.pop("preset", None)
+    run_values.update(file_data)
+    run_values.update({k: v for k, v in (run_flags or {}).items() if v is not None})
+    hyper_values.update(hyper_flags or {})
+    if isinstance(run_values.get("env_kwargs"), dict):
+        run_values["env_kwargs"] = [f"{k}={v}" for k, v in run_values["env_kwargs"].items()]
+    run_values["env"] = env or run_values.get("env", "")
+    run_config = build(RunConfig, run_values, "run settings")
+    if not run_config.env:
+        raise ConfigError(f"no environment given: use --env ENV_ID (for example --env {_example_env(spec)})")
+    algo_config = build(spec.config, hyper_values, f"{spec.name} hyperparameters")
+    return run_config, algo_config, preset
+
+
+def _example_env(spec):
+    envs = [p.get("env") or name for name, p in spec.presets.items() if "-v" in (p.get("env") or name)]
+    return envs[0] if envs else "CartPole-v1"
+
+
+def to_dict(config):
+    """A config dataclass as plain YAML-able values."""
+    out = {}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        out[f.name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def env_kwargs_values(items):
+    """('is_slippery=false',) -> {'is_slippery': False} with YAML scalars."""
+    import yaml
+
+    return {k: yaml.safe_load(v) for k, v in parse_assignments(items, "--env-kwarg").items()}

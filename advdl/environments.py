@@ -1,0 +1,34 @@
+"""Making Gymnasium environments by id, with the plugins' environments registered first."""
+
+from .errors import AdvdlError, unknown_name
+
+
+def register_plugin_envs(registry):
+    import gymnasium as gym
+
+    for spec in registry.envs.values():
+        if spec.id not in gym.registry:
+            gym.register(id=spec.id, entry_point=spec.entry_point, kwargs=dict(spec.kwargs),
+                         max_episode_steps=spec.max_episode_steps,
+                         reward_threshold=spec.reward_threshold)
+
+
+def make_env(env_id, registry, kwargs=None, render_mode=None):
+    """``gymnasium.make`` with a clear error for an unknown id or bad keyword arguments."""
+    import gymnasium as gym
+
+    register_plugin_envs(registry)
+    if env_id not in gym.registry:
+        raise unknown_name("environment", env_id, gym.registry.keys(),
+                           " Registered environments: `python -c \"import gymnasium; gymnasium.pprint_registry()\"`.")
+    try:
+        return gym.make(env_id, render_mode=render_mode, **(kwargs or {}))
+    except TypeError as exc:
+        raise AdvdlError(f"cannot make {env_id} with {kwargs}: {exc}") from None
+    except gym.error.Error as exc:
+        raise AdvdlError(f"cannot make {env_id}: {exc}") from None
+
+
+def reward_threshold(env):
+    spec = getattr(env, "spec", None)
+    return getattr(spec, "reward_threshold", None)

@@ -1,0 +1,40 @@
+"""Deterministic evaluation: the greedy policy on freshly seeded environments, batched."""
+
+import numpy as np
+
+EVAL_SEED_OFFSET = 100_000
+
+
+def evaluate(agent, make_env, episodes, seed, batch=32):
+    """Returns of ``episodes`` greedy episodes, episode i seeded with ``seed + 100000 + i``.
+
+    Up to ``batch`` environments step side by side so the policy is called on a batch of
+    observations instead of once per environment.
+    """
+    returns = []
+    envs = [make_env() for _ in range(min(batch, episodes))]
+    try:
+        for start in range(0, episodes, len(envs)):
+            count = min(len(envs), episodes - start)
+            active = list(range(count))
+            obs = [envs[i].reset(seed=seed + EVAL_SEED_OFFSET + start + i)[0] for i in active]
+            totals = [0.0] * count
+            while active:
+                actions = agent.act(np.stack([obs[i] for i in active]), explore=False)
+                still = []
+                for i, action in zip(active, actions):
+                    obs[i], reward, terminated, truncated, _ = envs[i].step(action)
+                    totals[i] += float(reward)
+                    if not (terminated or truncated):
+                        still.append(i)
+                active = still
+            returns.extend(totals)
+    finally:
+        for env in envs:
+            env.close()
+    return returns
+
+
+def stats(returns):
+    values = np.asarray(returns, dtype=float)
+    return {"mean": float(values.mean()), "std": float(values.std()), "episodes": len(values)}

@@ -1,0 +1,114 @@
+"""The interfaces algorithms implement. The Trainer owns the loop; algorithms never write one.
+
+An RL algorithm is an ``Agent``: it acts on a batch of observations and learns from the data
+it declares in ``data``:
+
+- ``"replay"``: the Trainer keeps a replay buffer and calls ``train_step`` with
+  ``gradient_steps`` minibatches stacked along a leading axis (``ReplayBatch``), every
+  ``train_freq`` env steps once ``learning_starts`` steps are stored (see ``ReplaySchedule``).
+  Fusing the minibatches lets an agent run them all in one compiled call.
+- ``"transitions"``: ``train_step`` gets every single transition as it happens (tabular methods).
+
+Generative and supervised algorithms implement ``Model`` (their issues add the data side).
+"""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar, NamedTuple
+
+import numpy as np
+
+
+class Transition(NamedTuple):
+    obs: np.ndarray
+    action: np.ndarray
+    reward: float
+    next_obs: np.ndarray
+    terminated: bool
+
+
+class ReplayBatch(NamedTuple):
+    """``k`` minibatches of ``b`` transitions: obs (k, b, ...), actions (k, b), rewards (k, b)..."""
+
+    obs: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    next_obs: np.ndarray
+    terminated: np.ndarray
+
+
+@dataclass(frozen=True)
+class ReplaySchedule:
+    buffer_size: int
+    batch_size: int
+    learning_starts: int
+    train_freq: int
+    gradient_steps: int
+
+
+class Agent(ABC):
+    """A reinforcement-learning algorithm, constructed as ``Agent(config, obs_space, action_space,
+    seed=..., total_steps=...)``."""
+
+    data: ClassVar[str] = "replay"
+    #: names of the metrics train_step returns, in the order of the metrics.csv columns
+    metric_names: ClassVar[tuple] = ()
+    #: the final model's file name inside the run folder
+    model_file: ClassVar[str] = "model.keras"
+
+    def __init__(self, config, observation_space, action_space, *, seed, total_steps):
+        self.config = config
+        self.observation_space = observation_space
+        self.action_space = action_space
+        self.seed = seed
+        self.total_steps = total_steps
+
+    @classmethod
+    def check_spaces(cls, observation_space, action_space):
+        """Raise ``EnvSpaceError`` (one clear sentence) when the spaces are unsupported."""
+
+    @abstractmethod
+    def act(self, obs, explore):
+        """Actions for a batch of observations; ``explore=False`` is the deterministic policy."""
+
+    @abstractmethod
+    def train_step(self, batch):
+        """Learn from one batch of the declared kind; return ``{metric: float}``."""
+
+    def replay_schedule(self):
+        """A ``ReplaySchedule`` when ``data == "replay"``."""
+        raise NotImplementedError
+
+    def on_step(self, env_steps, episodes):
+        """Called after every env step with the counters (exploration schedules live here)."""
+
+    def get_state(self):
+        """Everything needed to continue training exactly (weights, optimizer, counters)."""
+        raise NotImplementedError
+
+    def set_state(self, state):
+        raise NotImplementedError
+
+    @abstractmethod
+    def save_model(self, path):
+        """Write the final model to ``path`` (``run_dir / model_file``)."""
+
+    @abstractmethod
+    def load_model(self, path):
+        """Load what ``save_model`` wrote; raise ``CheckpointError`` if it is unreadable."""
+
+
+class Model(ABC):
+    """A generative or supervised model trained by the Trainer on a dataset."""
+
+    @abstractmethod
+    def train_step(self, batch):
+        """One optimisation step on a batch; return ``{metric: float}``."""
+
+    @abstractmethod
+    def save_model(self, path):
+        """Write the model in Keras format."""
+
+    @abstractmethod
+    def load_model(self, path):
+        """Load what ``save_model`` wrote."""

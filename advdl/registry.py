@@ -1,0 +1,126 @@
+"""What the plugins registered: algorithms and environments, with who registered each."""
+
+import dataclasses
+import importlib
+import re
+from dataclasses import dataclass, field
+
+from .errors import PluginError, unknown_name
+
+FAMILIES = ("rl", "generative", "supervised")
+_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+_TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+@dataclass
+class AlgorithmSpec:
+    """One algorithm, as a plugin registers it.
+
+    ``config`` is a frozen dataclass of hyperparameters (help text in each field's
+    ``metadata["help"]``). ``factory`` names the implementing class as ``"module:Class"``.
+    ``presets`` maps a preset name to ``{"description", "env", "steps", "run": {...},
+    "hyperparameters": {...}}``; a preset named like an environment id is applied
+    automatically when that environment is chosen.
+    """
+
+    name: str
+    family: str
+    summary: str
+    config: type
+    factory: str
+    presets: dict = field(default_factory=dict)
+    paper: str = ""
+    # filled in by the registry:
+    plugin: str = ""
+    distribution: str = ""
+    version: str = ""
+
+    def load_class(self):
+        return import_target(self.factory, f"algorithm '{self.name}'")
+
+
+@dataclass
+class EnvSpec:
+    """A Gymnasium environment a plugin provides (``id`` like ``"advdl/QWorld-v0"``)."""
+
+    id: str
+    entry_point: str
+    summary: str = ""
+    max_episode_steps: int | None = None
+    reward_threshold: float | None = None
+    kwargs: dict = field(default_factory=dict)
+    plugin: str = ""
+    distribution: str = ""
+    version: str = ""
+
+
+def import_target(target, what):
+    module_name, _, attr = target.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except Exception as exc:  # a plugin's own bug: report it as that plugin's
+        raise PluginError(f"{what}: cannot import {target}: {type(exc).__name__}: {exc}") from exc
+
+
+class Registry:
+    def __init__(self):
+        self.algorithms = {}
+        self.envs = {}
+        self.errors = []  # {"plugin", "distribution", "error"}
+        self._conflicts = {}
+
+    def add_error(self, plugin, distribution, message):
+        self.errors.append({"plugin": plugin, "distribution": distribution, "error": message})
+
+    def register_algorithm(self, spec, owner):
+        plugin, dist, version = owner
+        if not isinstance(spec, AlgorithmSpec):
+            raise PluginError(f"register() expects an AlgorithmSpec, got {type(spec).__name__}")
+        if not _NAME.match(spec.name):
+            raise PluginError(f"invalid algorithm name {spec.name!r} (lowercase, digits, - and _)")
+        if spec.family not in FAMILIES:
+            raise PluginError(f"algorithm '{spec.name}': family must be one of {', '.join(FAMILIES)}")
+        if not dataclasses.is_dataclass(spec.config):
+            raise PluginError(f"algorithm '{spec.name}': config must be a dataclass")
+        if not _TARGET.match(spec.factory):
+            raise PluginError(f"algorithm '{spec.name}': factory must be 'module:Class'")
+        spec.plugin, spec.distribution, spec.version = plugin, dist, version
+        self._add("algorithm", self.algorithms, spec.name, spec)
+
+    def register_env(self, spec, owner):
+        plugin, dist, version = owner
+        if not isinstance(spec, EnvSpec):
+            raise PluginError(f"register() expects an EnvSpec, got {type(spec).__name__}")
+        if not _TARGET.match(spec.entry_point):
+            raise PluginError(f"env '{spec.id}': entry_point must be 'module:Class'")
+        spec.plugin, spec.distribution, spec.version = plugin, dist, version
+        self._add("env", self.envs, spec.id, spec)
+
+    def _add(self, kind, table, name, spec):
+        if name in self._conflicts:
+            self._conflicts[name].append(spec)
+            return
+        if name in table:
+            first = table.pop(name)
+            self._conflicts[name] = [first, spec]
+            self.add_error(
+                spec.plugin, spec.distribution,
+                f"{kind} '{name}' is registered twice: by {_owner(first)} and by {_owner(spec)}",
+            )
+            return
+        table[name] = spec
+
+    def algorithm(self, name):
+        if name in self._conflicts:
+            owners = " and ".join(_owner(s) for s in self._conflicts[name])
+            raise PluginError(
+                f"algorithm '{name}' is registered by both {owners}; "
+                f"block one with ADVDL_BLOCK_PLUGINS=<plugin>"
+            )
+        if name not in self.algorithms:
+            raise unknown_name("algorithm", name, self.algorithms, " Run `advdl list` to see them all.")
+        return self.algorithms[name]
+
+
+def _owner(spec):
+    return f"plugin '{spec.plugin}' ({spec.distribution} {spec.version})".replace(" )", ")")

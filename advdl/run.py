@@ -1,0 +1,204 @@
+"""Start, resume and evaluate runs: the run folder around a Trainer."""
+
+import json
+import platform
+import re
+import signal
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from . import __version__, checkpoint
+from .config import RunConfig, build, env_kwargs_values, load_file, to_dict
+from .environments import make_env
+from .errors import CheckpointError, EnvSpaceError, RunInterrupted
+
+CONFIG_FILE = "config.yaml"
+SUMMARY_FILE = "summary.json"
+
+
+def default_run_dir(algorithm, env_id, seed):
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{algorithm}-{re.sub(r'[^A-Za-z0-9.-]+', '_', env_id)}-s{seed}-{stamp}"
+
+
+def write_config(run_dir, spec, run_config, algo_config, preset):
+    import yaml
+
+    data = {"algorithm": spec.name, "preset": preset, **to_dict(run_config)}
+    data["env_kwargs"] = env_kwargs_values(run_config.env_kwargs)
+    data["hyperparameters"] = to_dict(algo_config)
+    checkpoint.write_atomic(run_dir / CONFIG_FILE, yaml.safe_dump(data, sort_keys=False).encode())
+
+
+def read_run(run_dir, registry):
+    """(spec, RunConfig, algorithm config) of an existing run folder, or a CheckpointError."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise CheckpointError(f"run folder not found: {run_dir}")
+    if not (run_dir / CONFIG_FILE).is_file():
+        raise CheckpointError(f"{run_dir} is not an advdl run folder (no {CONFIG_FILE})")
+    data = load_file(run_dir / CONFIG_FILE)
+    spec = registry.algorithm(str(data.pop("algorithm", "")))
+    hyper = data.pop("hyperparameters", {}) or {}
+    data.pop("preset", None)
+    data["env_kwargs"] = [f"{k}={v}" for k, v in (data.get("env_kwargs") or {}).items()]
+    return spec, build(RunConfig, data, str(run_dir / CONFIG_FILE)), build(spec.config, hyper, "hyperparameters")
+
+
+def build_agent(spec, run_config, algo_config, registry):
+    """The agent and a factory of its environment, after checking the spaces fit."""
+    kwargs = env_kwargs_values(run_config.env_kwargs)
+
+    def env_factory():
+        return make_env(run_config.env, registry, kwargs)
+
+    probe = env_factory()
+    agent_class = spec.load_class()
+    try:
+        agent_class.check_spaces(probe.observation_space, probe.action_space)
+    except EnvSpaceError as exc:
+        raise EnvSpaceError(f"{spec.name} cannot run on {run_config.env}: {exc}") from None
+    finally:
+        probe.close()
+    agent = agent_class(algo_config, probe.observation_space, probe.action_space,
+                        seed=run_config.seed, total_steps=run_config.steps)
+    return agent, env_factory
+
+
+@contextmanager
+def stop_on_signals(trainer):
+    """First Ctrl-C / SIGTERM: finish the step, checkpoint, stop. A second Ctrl-C aborts."""
+
+    def handler(signum, frame):
+        trainer.request_stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        print("\nStopping: writing a checkpoint (Ctrl-C again to abort without one)...", file=sys.stderr)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def train(spec, run_config, algo_config, run_dir, registry, preset=None, resume_state=None,
+          progress=True, callbacks=()):
+    """Train (or continue training) and write the finished run folder; returns the summary."""
+    from .trainer import Interrupted, Trainer
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    agent, env_factory = build_agent(spec, run_config, algo_config, registry)
+    if resume_state is None:
+        write_config(run_dir, spec, run_config, algo_config, preset)
+    plugin_callbacks = registry.plugin_manager.hook.advdl_run_callbacks(
+        algorithm=spec.name, config=run_config, run_dir=run_dir)
+    all_callbacks = [c for group in plugin_callbacks if group for c in group] + list(callbacks)
+    trainer = Trainer(agent, env_factory, run_config, run_dir, all_callbacks, progress)
+    if resume_state is not None:
+        trainer.load_checkpoint(resume_state)
+    try:
+        with stop_on_signals(trainer):
+            trainer.train()
+    except Interrupted as stop:
+        raise RunInterrupted(
+            f"interrupted at step {stop.env_steps}; checkpoint written to {stop.path}. "
+            f"Resume with: advdl run --resume {run_dir}") from None
+    return finish(trainer, spec, run_config, run_dir, preset)
+
+
+def finish(trainer, spec, run_config, run_dir, preset):
+    from .evaluation import evaluate, stats
+    from .plots import learning_curve
+    from .runlog import read_csv
+
+    agent = trainer.agent
+    agent.save_model(run_dir / agent.model_file)
+    final = stats(evaluate(agent, trainer.make_env, run_config.final_eval_episodes, run_config.seed))
+    wall = trainer.wall_seconds()
+    threshold = trainer.threshold
+    first = next((e for e in trainer.evaluations if threshold is not None and e["mean"] >= threshold), None)
+    summary = {
+        "algorithm": spec.name, "env": run_config.env, "seed": run_config.seed, "preset": preset,
+        "env_steps": trainer.env_steps, "episodes": trainer.episodes,
+        "wall_seconds": round(wall, 3), "steps_per_second": round(trainer.env_steps / max(wall, 1e-9), 1),
+        "eval": final, "reward_threshold": threshold,
+        "first_eval_at_threshold": first and {"env_steps": first["env_steps"], "wall_seconds": first["wall_seconds"]},
+        "episodes_to_solve": trainer.solved_episode,
+        "evaluations": trainer.evaluations,
+        "model": agent.model_file,
+        "versions": {"advdl": __version__, "python": platform.python_version(), **_versions()},
+    }
+    checkpoint.write_atomic(run_dir / SUMMARY_FILE, (json.dumps(summary, indent=2) + "\n").encode())
+    episodes = read_csv(run_dir / "episodes.csv")
+    learning_curve(run_dir / "learning_curve.png", [int(r["env_steps"]) for r in episodes],
+                   [float(r["return"]) for r in episodes], trainer.evaluations,
+                   f"{spec.name} on {run_config.env} (seed {run_config.seed})", threshold)
+    return summary
+
+
+def _versions():
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("tensorflow", "keras", "gymnasium", "numpy"):
+        if name in sys.modules or name == "gymnasium":
+            try:
+                out[name] = version(name)
+            except PackageNotFoundError:
+                pass
+    return out
+
+
+def resume(run_dir, registry, steps=None, progress=True, callbacks=()):
+    spec, run_config, algo_config = read_run(run_dir, registry)
+    state = checkpoint.load_latest(Path(run_dir) / "checkpoints")
+    if steps is not None:
+        run_config = build(RunConfig, {**to_dict(run_config), "steps": steps}, "--steps")
+    if state["env_steps"] >= run_config.steps:
+        raise CheckpointError(
+            f"{run_dir} already finished {state['env_steps']} steps; pass --steps N (N > "
+            f"{state['env_steps']}) to train further")
+    data = load_file(Path(run_dir) / CONFIG_FILE)
+    if steps is not None:
+        write_config(Path(run_dir), spec, run_config, algo_config, data.get("preset"))
+    return train(spec, run_config, algo_config, run_dir, registry, data.get("preset"),
+                 resume_state=state, progress=progress, callbacks=callbacks)
+
+
+def evaluate_run(run_dir, registry, episodes, seed=None, record=None):
+    """Deterministic evaluation of a finished run's saved model."""
+    from .evaluation import evaluate, stats
+
+    spec, run_config, algo_config = read_run(run_dir, registry)
+    agent, env_factory = build_agent(spec, run_config, algo_config, registry)
+    model_path = Path(run_dir) / agent.model_file
+    if not model_path.is_file():
+        raise CheckpointError(f"{run_dir} has no final model ({agent.model_file}): the run did not finish; "
+                              f"resume it with: advdl run --resume {run_dir}")
+    agent.load_model(model_path)
+    seed = run_config.seed if seed is None else seed
+    result = stats(evaluate(agent, env_factory, episodes, seed))
+    if record:
+        record_episode(agent, run_config, registry, record, seed)
+    return result
+
+
+def record_episode(agent, run_config, registry, path, seed):
+    """Write one greedy episode as an animation (GIF, or any format imageio knows)."""
+    import imageio.v2 as imageio
+    import numpy as np
+
+    env = make_env(run_config.env, registry, env_kwargs_values(run_config.env_kwargs), render_mode="rgb_array")
+    obs, _ = env.reset(seed=seed + 100_000)
+    frames, done = [env.render()], False
+    while not done:
+        obs, _, terminated, truncated, _ = env.step(agent.act(np.asarray(obs)[None], explore=False)[0])
+        frames.append(env.render())
+        done = terminated or truncated
+    env.close()
+    imageio.mimsave(path, frames, duration=1000 / env.metadata.get("render_fps", 30), loop=0)
+    return len(frames)

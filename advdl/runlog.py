@@ -1,0 +1,139 @@
+"""What a run writes while it trains: metrics.csv, episodes.csv, TensorBoard events, progress."""
+
+import csv
+import os
+import socket
+import struct
+import time
+from pathlib import Path
+
+EPISODE_COLUMNS = ("episode", "env_steps", "return", "length")
+
+
+def _crc32c_table():
+    table = []
+    for i in range(256):
+        crc = i
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+_CRC_TABLE = _crc32c_table()
+
+
+def _masked_crc32c(data):
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc = _CRC_TABLE[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    crc ^= 0xFFFFFFFF
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+class TensorBoardWriter:
+    """Scalars to a TensorBoard event file (TFRecord framing), without importing TensorFlow.
+
+    tensorboard's own EventFileWriter imports TensorFlow when it is installed (5 s here), so
+    the few lines of record framing are written out instead.
+    """
+
+    def __init__(self, log_dir):
+        from tensorboard.compat.proto import event_pb2
+
+        self._event_pb2 = event_pb2
+        Path(log_dir).mkdir(parents=True, exist_ok=True)
+        name = f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}.{os.getpid()}.advdl"
+        self._fh = open(Path(log_dir) / name, "ab")
+        self._write(event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2"))
+
+    def _write(self, event):
+        data = event.SerializeToString()
+        header = struct.pack("<Q", len(data))
+        self._fh.write(header + struct.pack("<I", _masked_crc32c(header)) + data
+                       + struct.pack("<I", _masked_crc32c(data)))
+
+    def scalars(self, values, step):
+        from tensorboard.compat.proto import summary_pb2
+
+        summary = summary_pb2.Summary(value=[
+            summary_pb2.Summary.Value(tag=tag, simple_value=float(v))
+            for tag, v in values.items() if v is not None and v == v
+        ])
+        self._write(self._event_pb2.Event(wall_time=time.time(), step=int(step), summary=summary))
+
+    def flush(self):
+        self._fh.flush()
+
+    def close(self):
+        self._fh.close()
+
+
+def truncate_csv(path, key, limit):
+    """Drop rows whose ``key`` column exceeds ``limit`` (rows written after the checkpoint)."""
+    path = Path(path)
+    if not path.exists():
+        return
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    if not rows:
+        return
+    column = rows[0].index(key)
+    kept = [rows[0]] + [r for r in rows[1:] if r and float(r[column]) <= limit]
+    with open(path, "w", newline="") as fh:
+        csv.writer(fh).writerows(kept)
+
+
+class CsvLog:
+    """Appends rows to a CSV file, writing the header once."""
+
+    def __init__(self, path, columns):
+        self.columns = tuple(columns)
+        new = not Path(path).exists() or Path(path).stat().st_size == 0
+        self._fh = open(path, "a", newline="")
+        self._writer = csv.writer(self._fh)
+        if new:
+            self._writer.writerow(self.columns)
+
+    def write(self, row):
+        self._writer.writerow([_fmt(row.get(c)) for c in self.columns])
+
+    def flush(self):
+        self._fh.flush()
+
+    def close(self):
+        self._fh.close()
+
+
+def _fmt(value):
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return value
+
+
+def read_csv(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+class Progress:
+    """A tqdm bar of env steps with the recent return and steps/s (off when not a terminal)."""
+
+    def __init__(self, total, initial, enabled):
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True,
+                         disable=None if enabled else True, smoothing=0.1)
+
+    def update_to(self, n, **postfix):
+        self._bar.update(n - self._bar.n)
+        if postfix:
+            self._bar.set_postfix({k: v for k, v in postfix.items() if v is not None}, refresh=False)
+
+    def write(self, message):
+        self._bar.write(message)
+
+    def close(self):
+        self._bar.close()

@@ -1,0 +1,246 @@
+"""The training loop for RL agents: one loop, owned by the core.
+
+The Trainer steps the environment, feeds the agent the data it declared, evaluates, logs and
+checkpoints. Everything that changes while training (agent, replay buffer, RNG, environment,
+counters, metric accumulators) goes into the checkpoint, so a resumed run continues exactly
+where the interrupted one stopped.
+"""
+
+import pickle
+import time
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+
+from . import checkpoint
+from .evaluation import evaluate, stats
+from .interfaces import Transition
+from .replay import ReplayBuffer
+from .runlog import EPISODE_COLUMNS, CsvLog, Progress, TensorBoardWriter, truncate_csv
+
+RECENT = 100  # episodes in the "recent return" mean (and the book's solved criterion)
+
+
+class Interrupted(Exception):
+    """Training stopped on request; a checkpoint was written."""
+
+    def __init__(self, env_steps, path):
+        super().__init__(f"stopped at step {env_steps}")
+        self.env_steps, self.path = env_steps, path
+
+
+class Trainer:
+    def __init__(self, agent, make_env, run_config, run_dir, callbacks=(), progress=True):
+        self.agent = agent
+        self.make_env = make_env
+        self.config = run_config
+        self.run_dir = Path(run_dir)
+        self.callbacks = list(callbacks)
+        self.show_progress = progress
+        self.env = make_env()
+        self.threshold = getattr(self.env.spec, "reward_threshold", None)
+        self.rng = np.random.default_rng(run_config.seed)
+        self.replay = None
+        if agent.data == "replay":
+            schedule = agent.replay_schedule()
+            space = self.env.observation_space
+            self.replay = ReplayBuffer(schedule.buffer_size, space.shape, space.dtype,
+                                       self.env.action_space.shape, self.env.action_space.dtype)
+        self.env_steps = 0
+        self.episodes = 0
+        self.wall_before = 0.0
+        self.recent_returns = deque(maxlen=RECENT)
+        self.recent_lengths = deque(maxlen=RECENT)
+        self.metric_sums = {}
+        self.metric_count = 0
+        self.evaluations = []
+        self.solved_episode = None
+        self.obs = None
+        self.episode_return = 0.0
+        self.episode_length = 0
+        self._stop = False
+        self._logs_open = False
+
+    # -- control ---------------------------------------------------------------------------
+    def request_stop(self):
+        """Stop after the current step and write a checkpoint (what Ctrl-C and SIGTERM do)."""
+        self._stop = True
+
+    # -- the loop ------------------------------------------------------------------------------
+    def train(self):
+        cfg, agent, env = self.config, self.agent, self.env
+        schedule = agent.replay_schedule() if self.replay is not None else None
+        online = agent.data == "transitions"
+        self._open_logs()
+        start = time.perf_counter()
+        self._segment_start, self._last_log_time, self._last_log_steps = start, start, self.env_steps
+        if self.obs is None:
+            self.obs, _ = env.reset(seed=cfg.seed)
+        self._call("on_start", self)
+        progress = Progress(cfg.steps, self.env_steps, self.show_progress)
+        try:
+            while self.env_steps < cfg.steps:
+                if self._stop:
+                    raise Interrupted(self.env_steps, self.save_checkpoint())
+                obs = self.obs
+                action = agent.act(np.asarray(obs)[None], explore=True)[0]
+                next_obs, reward, terminated, truncated, _ = env.step(action)
+                self.env_steps += 1
+                self.episode_return += float(reward)
+                self.episode_length += 1
+                if online:
+                    self._add_metrics(agent.train_step(Transition(obs, action, reward, next_obs, terminated)))
+                else:
+                    self.replay.add(obs, action, reward, next_obs, terminated)
+                agent.on_step(self.env_steps, self.episodes)
+                if terminated or truncated:
+                    self._end_episode()
+                    next_obs, _ = env.reset()
+                self.obs = next_obs
+                steps = self.env_steps
+                if (schedule and steps % schedule.train_freq == 0
+                        and self.replay.size >= max(schedule.learning_starts, schedule.batch_size)):
+                    batch = self.replay.sample(self.rng, schedule.gradient_steps, schedule.batch_size)
+                    self._add_metrics(agent.train_step(batch))
+                stop = False
+                if cfg.eval_interval and steps % cfg.eval_interval == 0:
+                    stop = self._evaluate(progress)
+                if steps % cfg.log_interval == 0 or steps == cfg.steps:
+                    stop = self._log(progress) or stop
+                if cfg.checkpoint_interval and steps % cfg.checkpoint_interval == 0:
+                    self.save_checkpoint()
+                if stop:
+                    break
+        finally:
+            progress.close()
+            self._close_logs()
+        self.save_checkpoint()
+        return self.wall_seconds()
+
+    def wall_seconds(self):
+        return self.wall_before + time.perf_counter() - self._segment_start
+
+    def _end_episode(self):
+        self.episodes += 1
+        self.recent_returns.append(self.episode_return)
+        self.recent_lengths.append(self.episode_length)
+        self.episode_log.write({"episode": self.episodes, "env_steps": self.env_steps,
+                                "return": self.episode_return, "length": self.episode_length})
+        if (self.solved_episode is None and self.threshold is not None
+                and len(self.recent_returns) == RECENT
+                and np.mean(self.recent_returns) >= self.threshold):
+            self.solved_episode = self.episodes
+        self._call("on_episode_end", self, self.episode_return, self.episode_length)
+        self.episode_return, self.episode_length = 0.0, 0
+
+    def _add_metrics(self, metrics):
+        if not metrics:
+            return
+        for key, value in metrics.items():
+            self.metric_sums[key] = self.metric_sums.get(key, 0.0) + float(value)
+        self.metric_count += 1
+
+    def _evaluate(self, progress):
+        result = stats(evaluate(self.agent, self.make_env, self.config.eval_episodes, self.config.seed))
+        record = {"env_steps": self.env_steps, "wall_seconds": round(self.wall_seconds(), 3), **result}
+        self.evaluations.append(record)
+        self.eval_log.write(record)
+        self.tensorboard.scalars({"eval/mean": result["mean"], "eval/std": result["std"]}, self.env_steps)
+        progress.write(f"step {self.env_steps}: evaluation mean {result['mean']:.2f} +/- {result['std']:.2f}")
+        return bool(self._call("on_evaluation", self, record))
+
+    def _log(self, progress):
+        now = time.perf_counter()
+        sps = (self.env_steps - self._last_log_steps) / max(now - self._last_log_time, 1e-9)
+        self._last_log_time, self._last_log_steps = now, self.env_steps
+        row = {"env_steps": self.env_steps, "episodes": self.episodes,
+               "wall_seconds": round(self.wall_seconds(), 3), "steps_per_second": round(sps, 1),
+               "return_mean": _mean(self.recent_returns), "length_mean": _mean(self.recent_lengths)}
+        if self.metric_count:
+            row.update({k: v / self.metric_count for k, v in self.metric_sums.items()})
+        self.metric_sums, self.metric_count = {}, 0
+        self.metrics_log.write(row)
+        self.metrics_log.flush()
+        self.episode_log.flush()
+        self.tensorboard.scalars({f"train/{k}": v for k, v in row.items()
+                                  if k not in ("env_steps", "wall_seconds")}, self.env_steps)
+        progress.update_to(self.env_steps, ret=_short(row["return_mean"]), sps=f"{sps:.0f}")
+        return bool(self._call("on_log", self, row))
+
+    def _call(self, method, *args):
+        stop = False
+        for callback in self.callbacks:
+            fn = getattr(callback, method, None)
+            if fn is not None:
+                stop = bool(fn(*args)) or stop
+        return stop
+
+    # -- files ---------------------------------------------------------------------------------
+    def _open_logs(self):
+        d = self.run_dir
+        # rows written after the last checkpoint (a hard kill) would be repeated on resume
+        for name, key in (("metrics.csv", "env_steps"), ("episodes.csv", "env_steps"),
+                          ("evaluations.csv", "env_steps")):
+            truncate_csv(d / name, key, self.env_steps)
+        columns = ("env_steps", "episodes", "wall_seconds", "steps_per_second", "return_mean",
+                   "length_mean", *self.agent.metric_names)
+        self.metrics_log = CsvLog(d / "metrics.csv", columns)
+        self.episode_log = CsvLog(d / "episodes.csv", EPISODE_COLUMNS)
+        self.eval_log = CsvLog(d / "evaluations.csv", ("env_steps", "wall_seconds", "mean", "std", "episodes"))
+        self.tensorboard = TensorBoardWriter(d / "tensorboard")
+        self._logs_open = True
+
+    def _close_logs(self):
+        self._logs_open = False
+        for log in (self.metrics_log, self.episode_log, self.eval_log, self.tensorboard):
+            log.close()
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def save_checkpoint(self):
+        try:
+            env_state = pickle.dumps(self.env)
+        except Exception:  # an env that cannot be pickled resumes at a fresh episode
+            env_state = None
+        state = {
+            "env_steps": self.env_steps, "episodes": self.episodes,
+            "wall_seconds": self.wall_seconds(),
+            "agent": self.agent.get_state(),
+            "replay": self.replay.state() if self.replay is not None else None,
+            "rng": self.rng.bit_generator.state,
+            "env": env_state, "obs": self.obs,
+            "episode_return": self.episode_return, "episode_length": self.episode_length,
+            "recent_returns": list(self.recent_returns), "recent_lengths": list(self.recent_lengths),
+            "metric_sums": dict(self.metric_sums), "metric_count": self.metric_count,
+            "evaluations": list(self.evaluations), "solved_episode": self.solved_episode,
+        }
+        if self._logs_open:
+            for log in (self.metrics_log, self.episode_log, self.eval_log, self.tensorboard):
+                log.flush()
+        return checkpoint.save(self.run_dir / "checkpoints", self.env_steps, state)
+
+    def load_checkpoint(self, state):
+        self.env_steps, self.episodes = state["env_steps"], state["episodes"]
+        self.wall_before = state["wall_seconds"]
+        self.agent.set_state(state["agent"])
+        if self.replay is not None:
+            self.replay.load_state(state["replay"])
+        self.rng.bit_generator.state = state["rng"]
+        if state["env"] is not None:
+            self.env.close()
+            self.env = pickle.loads(state["env"])
+            self.obs = state["obs"]
+            self.episode_return, self.episode_length = state["episode_return"], state["episode_length"]
+        self.recent_returns.extend(state["recent_returns"])
+        self.recent_lengths.extend(state["recent_lengths"])
+        self.metric_sums, self.metric_count = state["metric_sums"], state["metric_count"]
+        self.evaluations = state["evaluations"]
+        self.solved_episode = state["solved_episode"]
+
+
+def _mean(values):
+    return float(np.mean(values)) if values else None
+
+
+def _short(value):
+    return None if value is None else f"{value:.1f}"

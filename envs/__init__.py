@@ -1,0 +1,14 @@
+"""advdl's own Gymnasium environments (installed as ``advdl_envs``), registered by a hook."""
+
+from advdl import EnvSpec, hookimpl
+
+
+@hookimpl
+def advdl_register_envs(register):
+    register(EnvSpec(
+        id="advdl/QWorld-v0",
+        entry_point="advdl_envs.qworld:QWorldEnv",
+        summary="The book's 6-state Q-learning world: a 2x3 grid with a goal (+100) and a hole (-100).",
+        max_episode_steps=100,
+        reward_threshold=100.0,
+    ))
