@@ -44,6 +44,8 @@ class ReplaySchedule:
     learning_starts: int
     train_freq: int
     gradient_steps: int
+    #: count train_freq in episodes (train at episode ends) instead of env steps
+    per_episode: bool = False
 
 
 class Agent(ABC):

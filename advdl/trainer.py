@@ -94,19 +94,19 @@ class Trainer:
                 else:
                     self.replay.add(obs, action, reward, next_obs, terminated)
                 agent.on_step(self.env_steps, self.episodes)
-                if terminated or truncated:
+                episode_ended = terminated or truncated
+                if episode_ended:
                     self._end_episode()
                     next_obs, _ = env.reset()
                 self.obs = next_obs
                 steps = self.env_steps
-                if (schedule and steps % schedule.train_freq == 0
-                        and self.replay.size >= max(schedule.learning_starts, schedule.batch_size)):
+                if schedule and self._train_due(schedule, episode_ended):
                     batch = self.replay.sample(self.rng, schedule.gradient_steps, schedule.batch_size)
                     self._add_metrics(agent.train_step(batch))
-                stop = False
+                stop = episode_ended and cfg.stop_when_solved and self.solved_episode is not None
                 if cfg.eval_interval and steps % cfg.eval_interval == 0:
-                    stop = self._evaluate(progress)
-                if steps % cfg.log_interval == 0 or steps == cfg.steps:
+                    stop = self._evaluate(progress) or stop
+                if steps % cfg.log_interval == 0 or steps == cfg.steps or stop:
                     stop = self._log(progress) or stop
                 if cfg.checkpoint_interval and steps % cfg.checkpoint_interval == 0:
                     self.save_checkpoint()
@@ -117,6 +117,13 @@ class Trainer:
             self._close_logs()
         self.save_checkpoint()
         return self.wall_seconds()
+
+    def _train_due(self, schedule, episode_ended):
+        if schedule.per_episode:
+            due = episode_ended and self.episodes % schedule.train_freq == 0
+        else:
+            due = self.env_steps % schedule.train_freq == 0
+        return due and self.replay.size >= max(schedule.learning_starts, schedule.batch_size)
 
     def wall_seconds(self):
         return self.wall_before + time.perf_counter() - self._segment_start

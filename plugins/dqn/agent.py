@@ -1,0 +1,166 @@
+"""DQN and Double DQN (Mnih et al. 2015; van Hasselt et al. 2016), the book's chapter 9.
+
+Speed: acting uses a numpy copy of the Q-network (refreshed after each training round), so an
+env step costs no TensorFlow call; a training round runs all its ``gradient_steps`` minibatches
+in one XLA-compiled call.
+"""
+
+import numpy as np
+from gymnasium import spaces
+
+from advdl import Agent, CheckpointError, EnvSpaceError
+from advdl.interfaces import ReplaySchedule
+
+
+def build_q_network(obs_dim, n_actions, hidden_sizes, name):
+    import keras
+
+    layers = [keras.Input((obs_dim,))]
+    layers += [keras.layers.Dense(units, activation="relu") for units in hidden_sizes]
+    layers += [keras.layers.Dense(n_actions)]
+    return keras.Sequential(layers, name=name)
+
+
+class DQNAgent(Agent):
+    data = "replay"
+    metric_names = ("loss", "q_mean", "epsilon", "learning_rate")
+    model_file = "model.keras"
+
+    def __init__(self, config, observation_space, action_space, *, seed, total_steps):
+        super().__init__(config, observation_space, action_space, seed=seed, total_steps=total_steps)
+        import keras
+        import tensorflow as tf
+
+        keras.utils.set_random_seed(seed)
+        tf.config.experimental.enable_op_determinism()
+        obs_dim = int(np.prod(observation_space.shape))
+        self.q = build_q_network(obs_dim, int(action_space.n), config.hidden_sizes, "q")
+        self.target = build_q_network(obs_dim, int(action_space.n), config.hidden_sizes, "q_target")
+        self.target.set_weights(self.q.get_weights())
+        self.optimizer = keras.optimizers.Adam(config.learning_rate, clipnorm=config.max_grad_norm)
+        self.optimizer.build(self.q.trainable_variables)
+        self.updates = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self._fused_train = tf.function(self._train_rounds, jit_compile=True)
+        self.rng = np.random.default_rng(seed)
+        self.epsilon = config.exploration_initial_eps
+        self._refresh_policy()
+
+    @classmethod
+    def check_spaces(cls, observation_space, action_space):
+        if not isinstance(action_space, spaces.Discrete):
+            raise EnvSpaceError(f"DQN needs a discrete action space, got {action_space}")
+        if not isinstance(observation_space, spaces.Box):
+            raise EnvSpaceError(f"DQN needs a Box observation space, got {observation_space}")
+
+    def replay_schedule(self):
+        c = self.config
+        return ReplaySchedule(c.buffer_size, c.batch_size, c.learning_starts, c.train_freq,
+                              c.gradient_steps, per_episode=c.train_freq_unit == "episode")
+
+    # -- acting: numpy forward pass, no TensorFlow call per env step ------------------------------
+    def _refresh_policy(self):
+        weights = [w.numpy() for w in self.q.weights]
+        self._layers = list(zip(weights[0::2], weights[1::2]))
+
+    def q_values(self, obs):
+        x = obs.reshape(len(obs), -1).astype(np.float32)
+        for kernel, bias in self._layers[:-1]:
+            x = np.maximum(x @ kernel + bias, 0.0)
+        kernel, bias = self._layers[-1]
+        return x @ kernel + bias
+
+    def act(self, obs, explore):
+        greedy = self.q_values(obs).argmax(axis=1)
+        if not explore:
+            return greedy
+        random_mask = self.rng.random(len(greedy)) < self.epsilon
+        return np.where(random_mask, self.rng.integers(0, self.action_space.n, len(greedy)), greedy)
+
+    def on_step(self, env_steps, episodes):
+        c = self.config
+        if c.exploration_decay_episodes:
+            decay = (c.exploration_final_eps / max(c.exploration_initial_eps, 1e-12)) ** (
+                1.0 / c.exploration_decay_episodes)
+            self.epsilon = max(c.exploration_final_eps, c.exploration_initial_eps * decay ** episodes)
+        else:
+            progress = min(1.0, env_steps / (c.exploration_fraction * self.total_steps))
+            self.epsilon = c.exploration_initial_eps + progress * (c.exploration_final_eps - c.exploration_initial_eps)
+        self._env_steps = env_steps
+
+    # -- learning ------------------------------------------------------------------------------
+    def train_step(self, batch):
+        c = self.config
+        learning_rate = c.learning_rate
+        if c.learning_rate_end is not None:
+            progress = min(1.0, getattr(self, "_env_steps", 0) / self.total_steps)
+            learning_rate = c.learning_rate + progress * (c.learning_rate_end - c.learning_rate)
+            self.optimizer.learning_rate.assign(learning_rate)
+        k = len(batch.rewards)
+        loss, q_mean = self._fused_train(
+            batch.obs.reshape(k, c.batch_size, -1).astype(np.float32), batch.actions.astype(np.int32),
+            batch.rewards, batch.next_obs.reshape(k, c.batch_size, -1).astype(np.float32), batch.terminated)
+        self._refresh_policy()
+        return {"loss": float(loss), "q_mean": float(q_mean), "epsilon": self.epsilon,
+                "learning_rate": learning_rate}
+
+    def _train_rounds(self, obs, actions, rewards, next_obs, terminated):
+        import tensorflow as tf
+
+        c = self.config
+        loss_sum, q_sum = tf.constant(0.0), tf.constant(0.0)
+        for k in tf.range(tf.shape(obs)[0]):
+            target_q = self.target(next_obs[k])
+            if c.double:
+                best = tf.argmax(self.q(next_obs[k]), axis=1, output_type=tf.int32)
+                next_value = tf.gather(target_q, best, axis=1, batch_dims=1)
+            else:
+                next_value = tf.reduce_max(target_q, axis=1)
+            target = rewards[k] + c.gamma * (1.0 - terminated[k]) * next_value
+            with tf.GradientTape() as tape:
+                q_taken = tf.gather(self.q(obs[k]), actions[k], axis=1, batch_dims=1)
+                error = target - q_taken
+                if c.loss == "huber":
+                    abs_error = tf.abs(error)
+                    loss = tf.reduce_mean(tf.where(abs_error < 1.0, 0.5 * error ** 2, abs_error - 0.5))
+                else:
+                    loss = tf.reduce_mean(error ** 2)
+            grads = tape.gradient(loss, self.q.trainable_variables)
+            self.optimizer.apply(grads, self.q.trainable_variables)
+            self.updates.assign_add(1)
+            if self.updates % c.target_update_interval == 0:
+                for target_var, var in zip(self.target.trainable_variables, self.q.trainable_variables):
+                    target_var.assign(var)
+            loss_sum += loss
+            q_sum += tf.reduce_mean(q_taken)
+        n = tf.cast(tf.shape(obs)[0], tf.float32)
+        return loss_sum / n, q_sum / n
+
+    # -- state ---------------------------------------------------------------------------------
+    def get_state(self):
+        return {"q": self.q.get_weights(), "target": self.target.get_weights(),
+                "optimizer": [v.numpy() for v in self.optimizer.variables],
+                "updates": int(self.updates.numpy()), "rng": self.rng.bit_generator.state,
+                "epsilon": self.epsilon, "env_steps": getattr(self, "_env_steps", 0)}
+
+    def set_state(self, state):
+        self.q.set_weights(state["q"])
+        self.target.set_weights(state["target"])
+        for variable, value in zip(self.optimizer.variables, state["optimizer"]):
+            variable.assign(value)
+        self.updates.assign(state["updates"])
+        self.rng.bit_generator.state = state["rng"]
+        self.epsilon, self._env_steps = state["epsilon"], state["env_steps"]
+        self._refresh_policy()
+
+    def save_model(self, path):
+        self.q.save(path)
+
+    def load_model(self, path):
+        import keras
+
+        try:
+            model = keras.models.load_model(path, compile=False)
+            self.q.set_weights(model.get_weights())
+        except Exception as exc:
+            raise CheckpointError(f"cannot load model {path}: {type(exc).__name__}: {str(exc)[:200]}") from None
+        self._refresh_policy()
