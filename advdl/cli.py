@@ -236,7 +236,8 @@ def run_algorithm(name, kw, hyper_names):
     reg = registry()
     spec = reg.algorithm(name)
     if kw["resume"]:
-        from .run import read_run, resume as resume_run
+        from .run import read_run
+        from .run import resume as resume_run
 
         resumed_spec = read_run(kw["resume"], reg)[0]
         if resumed_spec.name != name:

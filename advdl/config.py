@@ -151,13 +151,17 @@ def parse_assignments(items, what="--set"):
     return out
 
 
-def build(cls, values, where):
-    """Instantiate config dataclass ``cls`` from ``values``; unknown keys and bad types are errors."""
+def build(cls, values, where, also=()):
+    """Instantiate config dataclass ``cls`` from ``values``; unknown keys and bad types are errors.
+
+    ``also`` names settings valid elsewhere (run settings), offered as did-you-mean candidates.
+    """
     known = {f.name: tp for f, tp in fields_of(cls)}
     kwargs = {}
     for key, value in values.items():
         if key not in known:
-            raise unknown_name(f"setting in {where}", key, known, f" Valid: {', '.join(known)}.")
+            valid = [*known, *also]
+            raise unknown_name("setting", key, valid, f" Valid: {', '.join(valid)}.")
         kwargs[key] = coerce(key, value, known[key])
     try:
         return cls(**kwargs)
@@ -198,6 +202,8 @@ def resolve(spec, *, env=None, preset=None, file_data=None, run_flags=None, hype
         preset = file_data.get("preset")
     if preset is None and env in spec.presets:
         preset = env
+    if preset == "none":  # opt out of the automatic per-environment preset
+        preset = ""
     run_values, hyper_values = {}, {}
     if preset:
         if preset not in spec.presets:
@@ -221,7 +227,7 @@ def resolve(spec, *, env=None, preset=None, file_data=None, run_flags=None, hype
     run_config = build(RunConfig, run_values, "run settings")
     if not run_config.env:
         raise ConfigError(f"no environment given: use --env ENV_ID (for example --env {_example_env(spec)})")
-    algo_config = build(spec.config, hyper_values, f"{spec.name} hyperparameters")
+    algo_config = build(spec.config, hyper_values, f"{spec.name} hyperparameters", also=RUN_KEYS)
     return run_config, algo_config, preset
 
 

@@ -17,6 +17,7 @@ def make_env(env_id, registry, kwargs=None, render_mode=None):
     """``gymnasium.make`` with a clear error for an unknown id or bad keyword arguments."""
     import gymnasium as gym
 
+    registry.check_conflict("env", env_id)
     register_plugin_envs(registry)
     if env_id not in gym.registry:
         raise unknown_name("environment", env_id, gym.registry.keys(),

@@ -35,8 +35,7 @@ def advdl_run_callbacks(algorithm, config, run_dir):
     """Return a list of extra callbacks for a run (or None).
 
     ``algorithm`` is the algorithm name, ``config`` the resolved ``RunConfig``, ``run_dir`` a
-    ``pathlib.Path``. A callback is any object with some of the methods of
-    ``advdl.callbacks.Callback`` (``on_start``, ``on_episode_end``, ``on_log``,
-    ``on_evaluation``, ``on_end``); ``on_log`` and ``on_evaluation`` may return True to stop
-    the run early.
+    ``pathlib.Path``. A callback subclasses ``advdl.callbacks.Callback`` (or has some of its
+    methods: ``on_start``, ``on_episode_end``, ``on_log``, ``on_evaluation``, ``on_end``);
+    ``on_log`` and ``on_evaluation`` may return True to stop the run early.
     """

@@ -7,11 +7,12 @@ Switches (environment variables, comma separated):
 - ``ADVDL_PLUGINS``: load only the plugins of these distributions (e.g. ``advdl,my-algos``).
 - ``ADVDL_BLOCK_PLUGINS``: never load these plugins (entry-point names, e.g. ``dqn``).
 - ``ADVDL_TRACE_HOOKS=1``: print every hook call to stderr.
-- ``ADVDL_STRICT_PLUGINS=1``: raise on the first broken plugin instead of listing it.
+- ``ADVDL_STRICT_PLUGINS=1``: fail on the first broken plugin instead of listing it.
 """
 
 import functools
 import os
+import re
 import sys
 from importlib.metadata import entry_points
 
@@ -22,62 +23,88 @@ from .errors import PluginError
 from .registry import Registry
 
 GROUP = "advdl"
+HOOK_NAMES = {name for name in dir(hookspecs) if name.startswith("advdl_")}
 
 
-def _names(variable):
-    return {n.strip() for n in os.environ.get(variable, "").split(",") if n.strip()}
+def _normalize(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _names(variable, normalize=False):
+    names = {n.strip() for n in os.environ.get(variable, "").split(",") if n.strip()}
+    return {_normalize(n) for n in names} if normalize else names
+
+
+def _strict():
+    return os.environ.get("ADVDL_STRICT_PLUGINS") == "1"
 
 
 def build_plugin_manager(extra_plugins=()):
     """A fresh PluginManager with every allowed entry-point plugin loaded, and its load errors.
 
-    ``extra_plugins`` (objects or modules) are registered too, which is how tests add a plugin
-    without installing a distribution.
+    Returns ``(pm, owners, errors)``; ``owners`` maps a pluggy plugin name to
+    ``(entry-point name, distribution, version)``. ``extra_plugins`` (objects or modules) are
+    registered too, which is how tests add a plugin without installing a distribution.
     """
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
-    only, blocked = _names("ADVDL_PLUGINS"), _names("ADVDL_BLOCK_PLUGINS")
-    strict = os.environ.get("ADVDL_STRICT_PLUGINS") == "1"
-    errors, owners = [], {}
+    only, blocked = _names("ADVDL_PLUGINS", normalize=True), _names("ADVDL_BLOCK_PLUGINS")
+    errors, owners, seen = [], {}, set()
     for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
         dist = ep.dist.name if ep.dist else ""
         version = ep.dist.version if ep.dist else ""
-        if ep.name in blocked or (only and dist not in only):
+        if ep.name in blocked or (only and _normalize(dist) not in only):
             continue
-        if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
+        if (dist, ep.name, ep.value) in seen:  # one distribution found twice on sys.path
             continue
+        seen.add((dist, ep.name, ep.value))
+        # two distributions may use one entry-point name: both load, under distinct pluggy names
+        name = ep.name if pm.get_plugin(ep.name) is None else f"{ep.name}@{dist}"
         try:
             plugin = ep.load()
-            pm.register(plugin, name=ep.name)
+            pm.register(plugin, name=name)
         except Exception as exc:
-            if strict:
-                raise PluginError(f"plugin '{ep.name}' ({dist}) failed to load: {exc}") from exc
-            errors.append({"plugin": ep.name, "distribution": dist,
-                           "error": f"failed to load: {type(exc).__name__}: {exc}"})
+            message = f"failed to load: {type(exc).__name__}: {exc}"
+            if _strict():
+                raise PluginError(f"plugin '{ep.name}' ({dist}) {message}") from exc
+            errors.append({"plugin": ep.name, "distribution": dist, "error": message})
             continue
-        owners[ep.name] = (ep.name, dist, version)
+        owners[name] = (ep.name, dist, version)
+        errors += _unknown_hooks(plugin, ep.name, dist)
     for plugin in extra_plugins:
         name = getattr(plugin, "__name__", None) or type(plugin).__name__
         pm.register(plugin, name=name)
         owners[name] = (name, "", "")
+        errors += _unknown_hooks(plugin, name, "")
     if os.environ.get("ADVDL_TRACE_HOOKS") == "1":
         pm.trace.root.setwriter(sys.stderr.write)
         pm.enable_tracing()
     return pm, owners, errors
 
 
+def _unknown_hooks(plugin, name, dist):
+    """A misspelled hook would be ignored silently: report it."""
+    found = []
+    for attr in dir(plugin):
+        if attr.startswith("advdl_") and attr not in HOOK_NAMES and callable(getattr(plugin, attr, None)):
+            found.append({"plugin": name, "distribution": dist,
+                          "error": f"defines unknown hook {attr} (hooks: {', '.join(sorted(HOOK_NAMES))})"})
+    return found
+
+
 def _call_each(pm, hook_name, owners, registry, make_register):
     """Call one register hook plugin by plugin, so one plugin's exception spares the rest."""
-    strict = os.environ.get("ADVDL_STRICT_PLUGINS") == "1"
-    for impl in getattr(pm.hook, hook_name).get_hookimpls():
+    hook_impls = getattr(pm.hook, hook_name).get_hookimpls()
+    for impl in hook_impls:
         owner = owners.get(impl.plugin_name, (impl.plugin_name, "", ""))
+        others = [other.plugin for other in hook_impls if other is not impl]
         try:
-            impl.function(register=make_register(owner))
+            pm.subset_hook_caller(hook_name, remove_plugins=others)(register=make_register(owner))
         except Exception as exc:
-            if strict:
-                raise
-            registry.add_error(owner[0], owner[1],
-                               f"{hook_name} failed: {type(exc).__name__}: {exc}")
+            message = f"{hook_name} failed: {type(exc).__name__}: {exc}"
+            if _strict():
+                raise PluginError(f"plugin '{owner[0]}' ({owner[1] or 'no distribution'}): {message}") from exc
+            registry.add_error(owner[0], owner[1], message)
 
 
 @functools.lru_cache(maxsize=1)
@@ -95,5 +122,7 @@ def build_registry(extra_plugins=()):
                lambda owner: functools.partial(registry.register_algorithm, owner=owner))
     _call_each(pm, "advdl_register_envs", owners, registry,
                lambda owner: functools.partial(registry.register_env, owner=owner))
+    if _strict() and registry.errors:
+        first = registry.errors[0]
+        raise PluginError(f"plugin '{first['plugin']}' ({first['distribution'] or 'no distribution'}): {first['error']}")
     return registry
-

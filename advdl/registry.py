@@ -97,12 +97,12 @@ class Registry:
         self._add("env", self.envs, spec.id, spec)
 
     def _add(self, kind, table, name, spec):
-        if name in self._conflicts:
-            self._conflicts[name].append(spec)
+        if (kind, name) in self._conflicts:
+            self._conflicts[(kind, name)].append(spec)
             return
         if name in table:
             first = table.pop(name)
-            self._conflicts[name] = [first, spec]
+            self._conflicts[(kind, name)] = [first, spec]
             self.add_error(
                 spec.plugin, spec.distribution,
                 f"{kind} '{name}' is registered twice: by {_owner(first)} and by {_owner(spec)}",
@@ -110,17 +110,22 @@ class Registry:
             return
         table[name] = spec
 
-    def algorithm(self, name):
-        if name in self._conflicts:
-            owners = " and ".join(_owner(s) for s in self._conflicts[name])
+    def check_conflict(self, kind, name):
+        """Raise for a name two plugins registered (neither is used)."""
+        if (kind, name) in self._conflicts:
+            owners = " and ".join(_owner(s) for s in self._conflicts[(kind, name)])
             raise PluginError(
-                f"algorithm '{name}' is registered by both {owners}; "
+                f"{kind} '{name}' is registered by both {owners}; "
                 f"block one with ADVDL_BLOCK_PLUGINS=<plugin>"
             )
+
+    def algorithm(self, name):
+        self.check_conflict("algorithm", name)
         if name not in self.algorithms:
             raise unknown_name("algorithm", name, self.algorithms, " Run `advdl list` to see them all.")
         return self.algorithms[name]
 
 
 def _owner(spec):
-    return f"plugin '{spec.plugin}' ({spec.distribution} {spec.version})".replace(" )", ")")
+    origin = f"{spec.distribution} {spec.version}".strip() or "no distribution"
+    return f"plugin '{spec.plugin}' ({origin})"

@@ -90,8 +90,8 @@ def train(spec, run_config, algo_config, run_dir, registry, preset=None, resume_
     from .trainer import Interrupted, Trainer
 
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     agent, env_factory = build_agent(spec, run_config, algo_config, registry)
+    run_dir.mkdir(parents=True, exist_ok=True)
     if resume_state is None:
         write_config(run_dir, spec, run_config, algo_config, preset)
     plugin_callbacks = registry.plugin_manager.hook.advdl_run_callbacks(

@@ -93,11 +93,11 @@ class Trainer:
                     self._add_metrics(agent.train_step(Transition(obs, action, reward, next_obs, terminated)))
                 else:
                     self.replay.add(obs, action, reward, next_obs, terminated)
-                agent.on_step(self.env_steps, self.episodes)
                 episode_ended = terminated or truncated
                 if episode_ended:
                     self._end_episode()
                     next_obs, _ = env.reset()
+                agent.on_step(self.env_steps, self.episodes)
                 self.obs = next_obs
                 steps = self.env_steps
                 if schedule and self._train_due(schedule, episode_ended):
@@ -116,6 +116,7 @@ class Trainer:
             progress.close()
             self._close_logs()
         self.save_checkpoint()
+        self._call("on_end", self)
         return self.wall_seconds()
 
     def _train_due(self, schedule, episode_ended):

@@ -17,13 +17,14 @@ class DQNConfig:
     buffer_size: int = option(100_000, "Replay buffer capacity (transitions).")
     learning_starts: int = option(1000, "Env steps collected before the first gradient step.")
     train_freq: int = option(4, "Train every N env steps (or N episodes, see train_freq_unit).")
-    train_freq_unit: Literal["step", "episode"] = option("step", "Unit of train_freq: 'episode' trains at episode ends (the book).")
+    train_freq_unit: Literal["step", "episode"] = option("step", "Unit of train_freq: 'episode' trains at episode ends.")
     gradient_steps: int = option(1, "Gradient steps per training round (fused into one compiled call).")
     target_update_interval: int = option(500, "Copy the online network to the target network every N gradient steps.")
     exploration_initial_eps: float = option(1.0, "Epsilon at the start.")
     exploration_final_eps: float = option(0.05, "Epsilon at the end of the schedule.")
     exploration_fraction: float = option(0.1, "Fraction of the run's steps over which epsilon falls linearly.")
-    exploration_decay_episodes: int = option(0, "If > 0: epsilon falls geometrically per episode over this many episodes (the book) instead.")
+    exploration_decay_episodes: int = option(
+        0, "If > 0: epsilon instead falls geometrically per episode over this many episodes (the book).")
     loss: Literal["huber", "mse"] = option("huber", "TD loss: huber (smooth L1) or mse (the book).")
     max_grad_norm: float | None = option(10.0, "Clip the gradient to this global norm (none: no clipping).")
 
