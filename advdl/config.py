@@ -39,6 +39,8 @@ class RunConfig:
     final_eval_episodes: int = option(20, "Episodes of the final deterministic evaluation.")
     checkpoint_interval: int = option(25_000, "Write a checkpoint every N env steps (0: only at the end).")
     log_interval: int = option(1_000, "Write a metrics.csv row and TensorBoard scalars every N env steps.")
+    keep_best: bool = option(False, "End with the weights of the best periodic evaluation (ties: the latest); "
+                                    "the final evaluation uses other episodes.")
     stop_when_solved: bool = option(False, "Stop once the mean return of 100 training episodes reaches the env's threshold.")
 
     def __post_init__(self):

@@ -2,11 +2,14 @@
 
 import numpy as np
 
-EVAL_SEED_OFFSET = 100_000
+# Periodic evaluations (which may select the kept model) and final evaluations (which report
+# it) use disjoint episode seeds, so the reported number is not biased by the selection.
+PERIODIC = 100_000
+FINAL = 200_000
 
 
-def evaluate(agent, make_env, episodes, seed, batch=32):
-    """Returns of ``episodes`` greedy episodes, episode i seeded with ``seed + 100000 + i``.
+def evaluate(agent, make_env, episodes, seed, offset=FINAL, batch=32):
+    """Returns of ``episodes`` greedy episodes, episode i seeded with ``seed + offset + i``.
 
     Up to ``batch`` environments step side by side so the policy is called on a batch of
     observations instead of once per environment.
@@ -17,7 +20,7 @@ def evaluate(agent, make_env, episodes, seed, batch=32):
         for start in range(0, episodes, len(envs)):
             count = min(len(envs), episodes - start)
             active = list(range(count))
-            obs = [envs[i].reset(seed=seed + EVAL_SEED_OFFSET + start + i)[0] for i in active]
+            obs = [envs[i].reset(seed=seed + offset + start + i)[0] for i in active]
             totals = [0.0] * count
             while active:
                 actions = agent.act(np.stack([obs[i] for i in active]), explore=False)

@@ -116,6 +116,7 @@ def finish(trainer, spec, run_config, run_dir, preset):
     from .runlog import read_csv
 
     agent = trainer.agent
+    kept = trainer.restore_best() if run_config.keep_best else None
     agent.save_model(run_dir / agent.model_file)
     final = stats(evaluate(agent, trainer.make_env, run_config.final_eval_episodes, run_config.seed))
     wall = trainer.wall_seconds()
@@ -125,7 +126,8 @@ def finish(trainer, spec, run_config, run_dir, preset):
         "algorithm": spec.name, "env": run_config.env, "seed": run_config.seed, "preset": preset,
         "env_steps": trainer.env_steps, "episodes": trainer.episodes,
         "wall_seconds": round(wall, 3), "steps_per_second": round(trainer.env_steps / max(wall, 1e-9), 1),
-        "eval": final, "reward_threshold": threshold,
+        "eval_seconds": round(trainer.eval_seconds, 3),
+        "eval": final, "kept_best": kept, "reward_threshold": threshold,
         "first_eval_at_threshold": first and {"env_steps": first["env_steps"], "wall_seconds": first["wall_seconds"]},
         "episodes_to_solve": trainer.solved_episode,
         "evaluations": trainer.evaluations,

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint
-from .evaluation import evaluate, stats
+from .evaluation import PERIODIC, evaluate, stats
 from .interfaces import Transition
 from .replay import ReplayBuffer
 from .runlog import EPISODE_COLUMNS, CsvLog, Progress, TensorBoardWriter, truncate_csv
@@ -56,6 +56,8 @@ class Trainer:
         self.metric_count = 0
         self.evaluations = []
         self.solved_episode = None
+        self.best = None  # with keep_best: the agent state of the best periodic evaluation
+        self.eval_seconds = 0.0
         self.obs = None
         self.episode_return = 0.0
         self.episode_length = 0
@@ -150,9 +152,13 @@ class Trainer:
         self.metric_count += 1
 
     def _evaluate(self, progress):
-        result = stats(evaluate(self.agent, self.make_env, self.config.eval_episodes, self.config.seed))
+        started = time.perf_counter()
+        result = stats(evaluate(self.agent, self.make_env, self.config.eval_episodes, self.config.seed, PERIODIC))
+        self.eval_seconds += time.perf_counter() - started
         record = {"env_steps": self.env_steps, "wall_seconds": round(self.wall_seconds(), 3), **result}
         self.evaluations.append(record)
+        if self.config.keep_best and (self.best is None or result["mean"] >= self.best["mean"]):
+            self.best = {"env_steps": self.env_steps, "mean": result["mean"], "agent": self.agent.get_state()}
         self.eval_log.write(record)
         self.tensorboard.scalars({"eval/mean": result["mean"], "eval/std": result["std"]}, self.env_steps)
         progress.write(f"step {self.env_steps}: evaluation mean {result['mean']:.2f} +/- {result['std']:.2f}")
@@ -221,6 +227,7 @@ class Trainer:
             "recent_returns": list(self.recent_returns), "recent_lengths": list(self.recent_lengths),
             "metric_sums": dict(self.metric_sums), "metric_count": self.metric_count,
             "evaluations": list(self.evaluations), "solved_episode": self.solved_episode,
+            "best": self.best, "eval_seconds": self.eval_seconds,
         }
         if self._logs_open:
             for log in (self.metrics_log, self.episode_log, self.eval_log, self.tensorboard):
@@ -244,6 +251,14 @@ class Trainer:
         self.metric_sums, self.metric_count = state["metric_sums"], state["metric_count"]
         self.evaluations = state["evaluations"]
         self.solved_episode = state["solved_episode"]
+        self.best, self.eval_seconds = state["best"], state["eval_seconds"]
+
+    def restore_best(self):
+        """With keep_best: load the agent state of the best periodic evaluation (ties: the latest)."""
+        if self.best is not None:
+            self.agent.set_state(self.best["agent"])
+            return {"env_steps": self.best["env_steps"], "eval_mean": self.best["mean"]}
+        return None
 
 
 def _mean(values):

@@ -26,12 +26,15 @@ def run_advdl(preset, seed, steps, workdir):
     out = Path(workdir) / f"advdl-{preset}-s{seed}"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     cmd = [sys.executable, "-m", "advdl", "run", "dqn", "--env", "CartPole-v1", "--preset", preset,
-           "--seed", str(seed), "--steps", str(steps), "--out", str(out), "--no-progress"]
+           "--seed", str(seed), "--steps", str(steps), "--out", str(out), "--no-progress",
+           "--eval-interval", "2500", "--eval-episodes", "10", "--final-eval-episodes", "20"]
     start = time.perf_counter()
     subprocess.run(cmd, check=True, env=env, capture_output=True)
     process_seconds = time.perf_counter() - start
     summary = json.loads((out / "summary.json").read_text())
     return {"seed": seed, "wall_seconds": summary["wall_seconds"], "process_seconds": process_seconds,
+            "env_steps": summary["env_steps"], "eval_seconds": summary["eval_seconds"],
+            "kept_best": summary["kept_best"],
             "steps_per_second": summary["steps_per_second"], "final_mean": summary["eval"]["mean"],
             "first_eval_at_threshold": summary["first_eval_at_threshold"]}
 
@@ -52,20 +55,58 @@ def median(values):
 
 def aggregate(name, runs):
     first = [r["first_eval_at_threshold"] for r in runs]
-    return {
+    row = {
         "name": name,
         "wall_seconds": median([r["wall_seconds"] for r in runs]),
         "steps_per_second": median([r["steps_per_second"] for r in runs]),
+        # the same, leaving out the time spent in periodic evaluations
+        "train_steps_per_second": median([r["env_steps"] / (r["wall_seconds"] - r["eval_seconds"]) for r in runs]),
         "wall_to_475": median([f and f["wall_seconds"] for f in first]),
         "steps_to_475": median([f and f["env_steps"] for f in first]),
         "reached_475": sum(f is not None for f in first),
         "final_means": [round(r["final_mean"], 1) for r in runs],
         "solved_at_end": sum(r["final_mean"] >= 475 for r in runs),
     }
+    if "final_mean_best_kept" in runs[0]:
+        row["final_means_best_kept"] = [round(r["final_mean_best_kept"], 1) for r in runs]
+        row["solved_at_end_best_kept"] = sum(r["final_mean_best_kept"] >= 475 for r in runs)
+    return row
 
 
 def fmt(value, digits=1):
     return "-" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def print_report(rows, steps, seeds):
+    n = len(seeds)
+    print(f"CartPole-v1, {steps} env steps, seeds {','.join(map(str, seeds))}; medians over seeds\n")
+    print("| run | wall s | env steps/s | steps/s without evals | wall s to 475 | steps to 475 | reached 475 "
+          "| final means (20 episodes) | solved at end |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        finals, solved = r["final_means"], f"{r['solved_at_end']}/{n}"
+        if "final_means_best_kept" in r:
+            finals = f"{finals}; best kept: {r['final_means_best_kept']}"
+            solved += f"; best kept: {r['solved_at_end_best_kept']}/{n}"
+        print(f"| {r['name']} | {fmt(r['wall_seconds'])} | {fmt(r['steps_per_second'], 0)} "
+              f"| {fmt(r['train_steps_per_second'], 0)} | {fmt(r['wall_to_475'])} | {fmt(r['steps_to_475'])} "
+              f"| {r['reached_475']}/{n} | {finals} | {solved} |")
+    sb3, ratios = rows[-1], {}
+    for r in rows[:-1]:
+        ratios[r["name"]] = {
+            "wall_to_475_vs_sb3": ratio(r["wall_to_475"], sb3["wall_to_475"]),
+            "steps_per_second_vs_sb3": ratio(r["steps_per_second"], sb3["steps_per_second"]),
+            "train_steps_per_second_vs_sb3": ratio(r["train_steps_per_second"], sb3["train_steps_per_second"]),
+        }
+        x = ratios[r["name"]]
+        print(f"\n{r['name']} / SB3: wall time to 475 x{fmt(x['wall_to_475_vs_sb3'], 2)}, "
+              f"env steps/s x{fmt(x['steps_per_second_vs_sb3'], 2)} "
+              f"(without evaluations x{fmt(x['train_steps_per_second_vs_sb3'], 2)})")
+    return ratios
 
 
 def main():
@@ -87,22 +128,7 @@ def main():
             results["SB3 DQN (zoo)"].append(run_sb3(seed, args.steps))
             print(f"seed {seed} done", file=sys.stderr)
     rows = [aggregate(name, runs) for name, runs in results.items()]
-    sb3 = rows[-1]
-    print(f"CartPole-v1, {args.steps} env steps, seeds {args.seeds} (medians over seeds)\n")
-    print("| run | wall s | env steps/s | wall s to 475 | steps to 475 | seeds reaching 475 | final means | solved at end |")
-    print("|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['name']} | {fmt(r['wall_seconds'])} | {fmt(r['steps_per_second'], 0)} | {fmt(r['wall_to_475'])} "
-              f"| {fmt(r['steps_to_475'])} | {r['reached_475']}/{len(seeds)} | {r['final_means']} "
-              f"| {r['solved_at_end']}/{len(seeds)} |")
-    ratios = {}
-    for r in rows[:-1]:
-        ratios[r["name"]] = {
-            "wall_to_475_vs_sb3": r["wall_to_475"] / sb3["wall_to_475"] if r["wall_to_475"] and sb3["wall_to_475"] else None,
-            "steps_per_second_vs_sb3": r["steps_per_second"] / sb3["steps_per_second"],
-        }
-        print(f"\n{r['name']}: wall time to 475 = {fmt(ratios[r['name']]['wall_to_475_vs_sb3'], 3)} x SB3's; "
-              f"env steps/s = {fmt(ratios[r['name']]['steps_per_second_vs_sb3'], 2)} x SB3's")
+    ratios = print_report(rows, args.steps, seeds)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "dqn_vs_sb3.json").write_text(json.dumps(
         {"steps": args.steps, "seeds": seeds, "runs": results, "summary": rows, "ratios": ratios}, indent=2))

@@ -1,10 +1,12 @@
-"""Train SB3's DQN with rl-baselines3-zoo's CartPole-v1 settings, evaluated like advdl.
+"""Train SB3's DQN with rl-baselines3-zoo's CartPole-v1 settings, evaluated exactly like advdl.
 
 Run by dqn_vs_sb3.py in its own process (``python benchmarks/sb3_dqn.py SEED STEPS``); prints
-one JSON line. The evaluation protocol is advdl's: every 2,500 env steps, 10 greedy episodes
-seeded ``seed + 100000 + i``; a final evaluation of 20 episodes. Its time counts in the wall time.
+one JSON line. advdl's protocol: every 2,500 env steps 10 greedy episodes seeded
+``seed + 100000 + i``; the final evaluation 20 episodes seeded ``seed + 200000 + i``, of the last
+weights and (as SB3's EvalCallback best_model does) of the best periodic evaluation's weights.
 """
 
+import copy
 import json
 import sys
 import time
@@ -21,7 +23,7 @@ def evaluate(model, episodes, seed):
     returns = []
     env = gym.make("CartPole-v1")
     for i in range(episodes):
-        obs, _ = env.reset(seed=seed + 100_000 + i)
+        obs, _ = env.reset(seed=seed + i)
         done, total = False, 0.0
         while not done:
             action, _ = model.predict(obs, deterministic=True)
@@ -35,12 +37,18 @@ def evaluate(model, episodes, seed):
 class PeriodicEval(BaseCallback):
     def __init__(self, seed, start):
         super().__init__()
-        self.seed, self.start, self.evaluations = seed, start, []
+        self.seed, self.start = seed, start
+        self.evaluations, self.eval_seconds, self.best = [], 0.0, None
 
     def _on_step(self):
         if self.num_timesteps % EVAL_INTERVAL == 0:
-            self.evaluations.append({"env_steps": self.num_timesteps, "mean": evaluate(self.model, EVAL_EPISODES, self.seed),
+            started = time.perf_counter()
+            mean = evaluate(self.model, EVAL_EPISODES, self.seed + 100_000)
+            self.eval_seconds += time.perf_counter() - started
+            self.evaluations.append({"env_steps": self.num_timesteps, "mean": mean,
                                      "wall_seconds": time.perf_counter() - self.start})
+            if self.best is None or mean >= self.best[0]:
+                self.best = (mean, copy.deepcopy(self.model.policy.state_dict()))
         return True
 
 
@@ -52,11 +60,14 @@ def main(seed, steps):
                 policy_kwargs={"net_arch": [256, 256]}, seed=seed, verbose=0)
     callback = PeriodicEval(seed, start)
     model.learn(total_timesteps=steps, callback=callback)
-    final = evaluate(model, FINAL_EPISODES, seed)
     wall = time.perf_counter() - start
+    final = evaluate(model, FINAL_EPISODES, seed + 200_000)
+    model.policy.load_state_dict(callback.best[1])
+    final_best = evaluate(model, FINAL_EPISODES, seed + 200_000)
     first = next((e for e in callback.evaluations if e["mean"] >= THRESHOLD), None)
-    print(json.dumps({"seed": seed, "env_steps": steps, "wall_seconds": wall, "steps_per_second": steps / wall,
-                      "final_mean": final, "first_eval_at_threshold": first, "evaluations": callback.evaluations}))
+    print(json.dumps({"seed": seed, "env_steps": steps, "wall_seconds": wall, "eval_seconds": callback.eval_seconds,
+                      "steps_per_second": steps / wall, "final_mean": final, "final_mean_best_kept": final_best,
+                      "first_eval_at_threshold": first, "evaluations": callback.evaluations}))
 
 
 if __name__ == "__main__":

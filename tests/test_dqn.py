@@ -13,8 +13,9 @@ def make_agent(double, **overrides):
     from advdl_plugins.dqn.agent import DQNAgent
 
     env = gym.make("CartPole-v1")
-    config = DQNConfig(double=double, hidden_sizes=(32, 32), gradient_steps=1, batch_size=16,
-                       learning_rate=1e-3, target_update_interval=1000, **overrides)
+    settings = dict(double=double, hidden_sizes=(32, 32), gradient_steps=1, batch_size=16, learning_rate=1e-3,
+                    target_update_interval=1000)
+    config = DQNConfig(**{**settings, **overrides})
     return DQNAgent(config, env.observation_space, env.action_space, seed=3, total_steps=1000)
 
 
@@ -102,11 +103,10 @@ def test_dqn_default_preset_solves_cartpole(tmp_path):
     assert (tmp_path / "model.keras").is_file()
 
 
-def test_ddqn_learns_cartpole(tmp_path):
-    summary = run_algorithm("ddqn", "CartPole-v1", tmp_path, steps=20_000)
-    first = summary["evaluations"][0]["mean"]
-    assert summary["eval"]["mean"] >= 150 > 3 * 22  # random play scores about 22
-    assert max(e["mean"] for e in summary["evaluations"]) > first or first >= 150
+def test_ddqn_default_preset_solves_cartpole(tmp_path):
+    summary = run_algorithm("ddqn", "CartPole-v1", tmp_path)
+    assert summary["eval"]["mean"] >= 475
+    assert summary["kept_best"]["eval_mean"] >= 475
 
 
 @pytest.mark.slow

@@ -556,8 +556,12 @@ def readme_section(text, title):
     """The text after the heading containing ``title`` up to the next heading of the same or a higher level."""
     lines = text.splitlines()
     headings = []  # (line index, level, heading text)
+    in_code = False
     for i, line in enumerate(lines):
-        m = re.match(r"^(#{1,6})\s+(.*?)\s*#*\s*$", line)
+        if line.lstrip().startswith("```"):
+            in_code = not in_code
+            continue
+        m = None if in_code else re.match(r"^(#{1,6})\s+(.*?)\s*#*\s*$", line)
         if m:
             headings.append((i, len(m.group(1)), m.group(2)))
         elif i > 0 and lines[i - 1].strip() and re.match(r"^(=+|-+)\s*$", line):

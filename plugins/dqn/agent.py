@@ -37,7 +37,8 @@ class DQNAgent(Agent):
         self.q = build_q_network(obs_dim, int(action_space.n), config.hidden_sizes, "q")
         self.target = build_q_network(obs_dim, int(action_space.n), config.hidden_sizes, "q_target")
         self.target.set_weights(self.q.get_weights())
-        self.optimizer = keras.optimizers.Adam(config.learning_rate, clipnorm=config.max_grad_norm)
+        # gradient clipping is done by global norm in _train_rounds (Keras' clipnorm is per variable)
+        self.optimizer = keras.optimizers.Adam(config.learning_rate)
         self.optimizer.build(self.q.trainable_variables)
         self.updates = tf.Variable(0, dtype=tf.int64, trainable=False)
         self._fused_train = tf.function(self._train_rounds, jit_compile=True)
@@ -125,6 +126,8 @@ class DQNAgent(Agent):
                 else:
                     loss = tf.reduce_mean(error ** 2)
             grads = tape.gradient(loss, self.q.trainable_variables)
+            if c.max_grad_norm is not None:
+                grads, _ = tf.clip_by_global_norm(grads, c.max_grad_norm)
             self.optimizer.apply(grads, self.q.trainable_variables)
             self.updates.assign_add(1)
             if self.updates % c.target_update_interval == 0:
