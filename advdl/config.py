@@ -161,6 +161,9 @@ def build(cls, values, where, also=()):
     known = {f.name: tp for f, tp in fields_of(cls)}
     kwargs = {}
     for key, value in values.items():
+        if key in also:
+            raise ConfigError(f"'{key}' is a run setting, not one of the {where}: give it at the top level "
+                              f"of a config file or as --set {key}=...")
         if key not in known:
             valid = [*known, *also]
             raise unknown_name("setting", key, valid, f" Valid: {', '.join(valid)}.")

@@ -159,8 +159,11 @@ def resume(run_dir, registry, steps=None, progress=True, callbacks=()):
     spec, run_config, algo_config = read_run(run_dir, registry)
     state = checkpoint.load_latest(Path(run_dir) / "checkpoints")
     if steps is not None:
+        if steps <= state["env_steps"]:
+            raise CheckpointError(f"--steps must exceed the {state['env_steps']} steps already trained in {run_dir}")
         run_config = build(RunConfig, {**to_dict(run_config), "steps": steps}, "--steps")
-    if state["env_steps"] >= run_config.steps:
+    # a run stopped during its final evaluation (no summary yet) resumes straight into it
+    if state["env_steps"] >= run_config.steps and (Path(run_dir) / SUMMARY_FILE).exists():
         raise CheckpointError(
             f"{run_dir} already finished {state['env_steps']} steps; pass --steps N (N > "
             f"{state['env_steps']}) to train further")

@@ -4,6 +4,7 @@ import csv
 import os
 import socket
 import struct
+import sys
 import time
 from pathlib import Path
 
@@ -119,11 +120,13 @@ def read_csv(path):
 
 
 class Progress:
-    """A tqdm bar of env steps with the recent return and steps/s (off when not a terminal)."""
+    """A tqdm bar of env steps with the recent return and steps/s (the bar is off when stderr is
+    not a terminal); evaluation lines go to stderr unless disabled."""
 
     def __init__(self, total, initial, enabled):
         from tqdm import tqdm
 
+        self.enabled = enabled
         self._bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True,
                          disable=None if enabled else True, smoothing=0.1)
 
@@ -133,7 +136,8 @@ class Progress:
             self._bar.set_postfix({k: v for k, v in postfix.items() if v is not None}, refresh=False)
 
     def write(self, message):
-        self._bar.write(message)
+        if self.enabled:
+            self._bar.write(message, file=sys.stderr)
 
     def close(self):
         self._bar.close()

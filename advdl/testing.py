@@ -3,17 +3,21 @@
 import json
 from pathlib import Path
 
-from .config import resolve
+from .config import RUN_KEYS, resolve
 from .plugin_manager import get_registry
 from .run import train
 
 
 def run_algorithm(name, env, out, *, steps=None, seed=0, preset=None, progress=False, callbacks=(),
                   env_kwargs=None, registry=None, **hyperparameters):
-    """Train ``name`` on ``env`` into the run folder ``out``; return the summary dict."""
+    """Train ``name`` on ``env`` into the run folder ``out``; return the summary dict.
+
+    Keyword arguments are hyperparameters or run settings (``eval_interval=0``, ``keep_best=True``).
+    """
     registry = registry or get_registry()
     spec = registry.algorithm(name)
     run_flags = {"steps": steps, "seed": seed}
+    run_flags.update({k: hyperparameters.pop(k) for k in list(hyperparameters) if k in RUN_KEYS})
     if env_kwargs:
         run_flags["env_kwargs"] = [f"{k}={v}" for k, v in env_kwargs.items()]
     run_config, algo_config, preset = resolve(spec, env=env, preset=preset, run_flags=run_flags,

@@ -113,6 +113,17 @@ def test_resume_of_a_finished_run_asks_for_more_steps(tmp_path):
     assert summary["env_steps"] == 4000
 
 
+def test_run_stopped_during_its_final_evaluation_resumes_into_it(tmp_path):
+    from advdl.errors import CheckpointError
+
+    run_small("qlearning", tmp_path)
+    summary = read_summary(tmp_path)
+    (tmp_path / "summary.json").unlink()
+    with pytest.raises(CheckpointError, match="--steps must exceed"):
+        resume(tmp_path, get_registry(), steps=2000, progress=False)
+    assert resume(tmp_path, get_registry(), progress=False)["eval"] == summary["eval"]
+
+
 def wait_for(predicate, timeout):
     deadline = time.time() + timeout
     while time.time() < deadline:
