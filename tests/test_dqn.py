@@ -100,7 +100,15 @@ def test_dqn_default_preset_solves_cartpole(tmp_path):
     assert summary["env_steps"] == 50_000
     assert summary["eval"]["mean"] >= 475
     assert summary["first_eval_at_threshold"] is not None
-    assert (tmp_path / "model.keras").is_file()
+    # the saved model evaluates to the reported number; a damaged one is a clear error
+    from advdl.errors import CheckpointError
+    from advdl.plugin_manager import get_registry
+    from advdl.run import evaluate_run
+
+    assert evaluate_run(tmp_path, get_registry(), 20) == summary["eval"]
+    (tmp_path / "model.keras").write_bytes(b"not a keras file")
+    with pytest.raises(CheckpointError, match="model.keras"):
+        evaluate_run(tmp_path, get_registry(), 1)
 
 
 def test_ddqn_default_preset_solves_cartpole(tmp_path):
