@@ -254,8 +254,10 @@ def run_algorithm(name, kw, hyper_names):
     file_data = load_file(kw["config_file"]) if kw["config_file"] else None
     run_config, algo_config, preset = resolve(spec, env=kw["env"], preset=kw["preset"], file_data=file_data,
                                               run_flags=run_flags, hyper_flags=hyper_flags)
+    from .environments import check_env_id
     from .run import default_run_dir, train
 
+    check_env_id(run_config.env, reg)
     out = Path(kw["out"]) if kw["out"] else default_run_dir(name, run_config.env, run_config.seed)
     if (out / "config.yaml").exists():
         raise AdvdlError(f"{out} already holds a run; resume it with --resume {out} or choose another --out")

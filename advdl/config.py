@@ -31,7 +31,7 @@ class RunConfig:
     """Settings of a run that every algorithm shares."""
 
     env: str = option("", "Gymnasium environment id, e.g. CartPole-v1.")
-    env_kwargs: tuple = option((), "Keyword arguments for gymnasium.make, as KEY=VALUE pairs.")
+    env_kwargs: tuple[str, ...] = option((), "Keyword arguments for gymnasium.make, as KEY=VALUE pairs.")
     steps: int = option(100_000, "Environment steps to train for.")
     seed: int = option(0, "Seed for the network, the environment and exploration.")
     eval_interval: int = option(10_000, "Evaluate deterministically every N env steps (0: never).")

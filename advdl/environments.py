@@ -13,8 +13,8 @@ def register_plugin_envs(registry):
                          reward_threshold=spec.reward_threshold)
 
 
-def make_env(env_id, registry, kwargs=None, render_mode=None):
-    """``gymnasium.make`` with a clear error for an unknown id or bad keyword arguments."""
+def check_env_id(env_id, registry):
+    """Raise a clear error (with a did-you-mean) for an id neither Gymnasium nor a plugin knows."""
     import gymnasium as gym
 
     registry.check_conflict("env", env_id)
@@ -22,6 +22,13 @@ def make_env(env_id, registry, kwargs=None, render_mode=None):
     if env_id not in gym.registry:
         raise unknown_name("environment", env_id, gym.registry.keys(),
                            " Registered environments: `python -c \"import gymnasium; gymnasium.pprint_registry()\"`.")
+
+
+def make_env(env_id, registry, kwargs=None, render_mode=None):
+    """``gymnasium.make`` with a clear error for an unknown id or bad keyword arguments."""
+    import gymnasium as gym
+
+    check_env_id(env_id, registry)
     try:
         return gym.make(env_id, render_mode=render_mode, **(kwargs or {}))
     except TypeError as exc:

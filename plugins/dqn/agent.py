@@ -9,11 +9,12 @@ import numpy as np
 from gymnasium import spaces
 
 from advdl import Agent, CheckpointError, EnvSpaceError
+from advdl.backend import import_tensorflow
 from advdl.interfaces import ReplaySchedule
 
 
 def build_q_network(obs_dim, n_actions, hidden_sizes, name):
-    import keras
+    _, keras = import_tensorflow()
 
     layers = [keras.Input((obs_dim,))]
     layers += [keras.layers.Dense(units, activation="relu") for units in hidden_sizes]
@@ -28,8 +29,7 @@ class DQNAgent(Agent):
 
     def __init__(self, config, observation_space, action_space, *, seed, total_steps):
         super().__init__(config, observation_space, action_space, seed=seed, total_steps=total_steps)
-        import keras
-        import tensorflow as tf
+        tf, keras = import_tensorflow()
 
         keras.utils.set_random_seed(seed)
         tf.config.experimental.enable_op_determinism()

@@ -1,0 +1,44 @@
+"""Importing TensorFlow for plugins: once, quietly.
+
+TensorFlow's native start-up messages (oneDNN notices, CUDA probes on a CPU machine) ignore
+TF_CPP_MIN_LOG_LEVEL in current releases and bury a run's output. ``import_tensorflow()`` sends
+the process's native stderr to /dev/null while TensorFlow loads and probes its devices; Python
+exceptions still propagate with their messages. ``ADVDL_TF_LOGS=1`` keeps the messages.
+"""
+
+import os
+import sys
+from contextlib import contextmanager
+
+
+@contextmanager
+def _native_stderr_silenced():
+    if os.environ.get("ADVDL_TF_LOGS") == "1":
+        yield
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def import_tensorflow():
+    """Return ``(tensorflow, keras)``, imported with TensorFlow's start-up noise silenced."""
+    if "tensorflow" in sys.modules:
+        import keras
+        import tensorflow as tf
+
+        return tf, keras
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with _native_stderr_silenced():
+        import keras
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+        tf.constant(0.0).numpy()  # the first op initialises the devices (and their messages)
+    return tf, keras
