@@ -1,6 +1,7 @@
 """Start, resume and evaluate runs: the run folder around a Trainer."""
 
 import json
+import os
 import platform
 import re
 import signal
@@ -197,6 +198,9 @@ def record_episode(agent, run_config, registry, path, seed):
     import imageio.v2 as imageio
     import numpy as np
 
+    # off-screen rendering needs no display or sound device (SDL complains on headless machines)
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     env = make_env(run_config.env, registry, env_kwargs_values(run_config.env_kwargs), render_mode="rgb_array")
     obs, _ = env.reset(seed=seed + 100_000)
     frames, done = [env.render()], False

@@ -20,6 +20,7 @@ def test_qworld_table_equals_the_analytic_one(tmp_path):
     summary = run_algorithm("qlearning", "advdl/QWorld-v0", tmp_path)
     q = np.load(tmp_path / "model.npz")["q_table"]
     np.testing.assert_allclose(q, ANALYTIC_Q, atol=1e-9)
+    np.testing.assert_allclose(np.loadtxt(tmp_path / "q_table.csv", delimiter=",", skiprows=1), ANALYTIC_Q)
     assert summary["eval"]["mean"] == 100.0
 
 

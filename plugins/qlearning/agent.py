@@ -58,6 +58,9 @@ class QLearningAgent(Agent):
 
     def save_model(self, path):
         np.savez(path, q_table=self.q)
+        # the table itself, readable: one row per state, one column per action
+        header = ",".join(f"action_{a}" for a in range(self.q.shape[1]))
+        np.savetxt(path.with_name("q_table.csv"), self.q, delimiter=",", header=header, comments="", fmt="%.6g")
 
     def load_model(self, path):
         try:
