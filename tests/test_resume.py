@@ -19,7 +19,7 @@ from advdl.testing import read_summary
 
 SMALL_DQN = dict(steps=3000, hidden_sizes=(32, 32), learning_starts=300, train_freq=50, gradient_steps=8,
                  target_update_interval=16, batch_size=32)
-RUN_SETTINGS = ("eval_interval=1000", "checkpoint_interval=1000", "log_interval=250")
+RUN_SETTINGS = ("eval_interval=1000", "checkpoint_interval=1000", "log_interval=250", "keep_best=true")
 
 
 def run_small(name, out, callbacks=(), seed=0):
@@ -56,7 +56,7 @@ def assert_same_run(a, b):
     for name in ("episodes.csv", "metrics.csv", "evaluations.csv"):
         assert rows(a / name) == rows(b / name), name
     sa, sb = read_summary(a), read_summary(b)
-    assert sa["eval"] == sb["eval"]
+    assert sa["eval"] == sb["eval"] and sa["kept_best"] == sb["kept_best"]
     assert sa["env_steps"] == sb["env_steps"] and sa["episodes"] == sb["episodes"]
 
 
