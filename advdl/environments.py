@@ -1,6 +1,10 @@
 """Making Gymnasium environments by id, with the plugins' environments registered first."""
 
+import warnings
+
 from .errors import AdvdlError, unknown_name
+
+_made = set()
 
 
 def register_plugin_envs(registry):
@@ -30,7 +34,12 @@ def make_env(env_id, registry, kwargs=None, render_mode=None):
 
     check_env_id(env_id, registry)
     try:
-        return gym.make(env_id, render_mode=render_mode, **(kwargs or {}))
+        with warnings.catch_warnings():
+            if env_id in _made:  # Gymnasium's warnings (e.g. "out of date") once, not per evaluation env
+                warnings.simplefilter("ignore")
+            env = gym.make(env_id, render_mode=render_mode, **(kwargs or {}))
+        _made.add(env_id)
+        return env
     except TypeError as exc:
         raise AdvdlError(f"cannot make {env_id} with {kwargs}: {exc}") from None
     except gym.error.Error as exc:
