@@ -14,11 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint
+from .errors import PluginError
 from .evaluation import PERIODIC, evaluate, stats
 from .interfaces import Transition
 from .replay import ReplayBuffer
 from .runlog import EPISODE_COLUMNS, CsvLog, Progress, TensorBoardWriter, truncate_csv
 
+DATA_KINDS = ("replay", "transitions")
 RECENT = 100  # episodes in the "recent return" mean (and the book's solved criterion)
 
 
@@ -38,6 +40,9 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.callbacks = list(callbacks)
         self.show_progress = progress
+        if agent.data not in DATA_KINDS:
+            raise PluginError(f"{type(agent).__name__}.data is {agent.data!r}; the Trainer feeds one of "
+                              f"{', '.join(DATA_KINDS)}")
         self.env = make_env()
         self.threshold = getattr(self.env.spec, "reward_threshold", None)
         self.rng = np.random.default_rng(run_config.seed)
