@@ -239,6 +239,13 @@ def run_algorithm(name, kw, hyper_names):
         from .run import read_run
         from .run import resume as resume_run
 
+        changed = [flag for flag, key in (("--env", "env"), ("--seed", "seed"), ("--preset", "preset"),
+                                          ("--config", "config_file"), ("--set", "assignments"),
+                                          ("--env-kwarg", "env_kwargs"), ("--out", "out"))
+                   if kw[key]] + [f"--{k.replace('_', '-')}" for k in hyper_names if kw[k] is not None]
+        if changed:
+            raise AdvdlError(f"a resumed run keeps its settings (its config.yaml); {', '.join(changed)} "
+                             f"cannot change them (only --steps can extend it)")
         resumed_spec = read_run(kw["resume"], reg)[0]
         if resumed_spec.name != name:
             raise AdvdlError(f"{kw['resume']} is a run of '{resumed_spec.name}', not '{name}'")
@@ -270,8 +277,9 @@ def _report(summary, run_dir):
     ev = summary["eval"]
     click.echo(f"Finished {summary['algorithm']} on {summary['env']}: {summary['env_steps']} steps in "
                f"{summary['wall_seconds']:.1f} s ({summary['steps_per_second']:.0f} steps/s); "
-               f"evaluation mean {ev['mean']:.2f} +/- {ev['std']:.2f} over {ev['episodes']} episodes. "
-               f"Run folder: {run_dir}")
+               f"evaluation mean {ev['mean']:.2f} +/- {ev['std']:.2f} over {ev['episodes']} episodes"
+               + (f" (weights of step {kept['env_steps']}, the best evaluation)" if (kept := summary.get("kept_best"))
+                  else "") + f". Run folder: {run_dir}")
 
 
 # -- eval ------------------------------------------------------------------------------------------

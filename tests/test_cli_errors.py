@@ -306,3 +306,8 @@ def test_listing_and_help_do_not_import_tensorflow(tmp_path, argv):
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("HEAVY="), proc.stderr
     assert last.split()[0] == "HEAVY=", f"advdl {' '.join(argv)} imported {last.split()[0][6:]}"
+
+
+def test_resume_refuses_flags_that_would_change_the_run(cli, finished_run):
+    assert_user_error(cli("run", "qlearning", "--resume", finished_run, "--set", "gamma=0.5"), "--set", "config.yaml")
+    assert_user_error(cli("run", "qlearning", "--resume", finished_run, "--gamma", "0.5"), "--gamma")
