@@ -8,6 +8,8 @@ it declares in ``data``:
   ``train_freq`` env steps once ``learning_starts`` steps are stored (see ``ReplaySchedule``).
   Fusing the minibatches lets an agent run them all in one compiled call.
 - ``"transitions"``: ``train_step`` gets every single transition as it happens (tabular methods).
+- ``"rollouts"``: the Trainer steps ``n_envs`` environments side by side and calls ``train_step``
+  with a ``RolloutBatch`` every ``n_steps`` steps of all of them (see ``RolloutSchedule``).
 
 Generative and supervised algorithms implement ``Model`` (their issues add the data side).
 """
@@ -35,6 +37,25 @@ class ReplayBatch(NamedTuple):
     rewards: np.ndarray
     next_obs: np.ndarray
     terminated: np.ndarray
+
+
+class RolloutBatch(NamedTuple):
+    """``n_steps`` steps of ``n_envs`` environments: obs (t, n, ...), actions (t, n, ...), rewards,
+    terminated and truncated (t, n), and next_obs (t, n, ...): the observation after each step
+    (before any reset), so values can be bootstrapped at truncation and at the rollout's end."""
+
+    obs: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    next_obs: np.ndarray
+
+
+@dataclass(frozen=True)
+class RolloutSchedule:
+    n_envs: int
+    n_steps: int
 
 
 @dataclass(frozen=True)
@@ -79,6 +100,10 @@ class Agent(ABC):
 
     def replay_schedule(self):
         """A ``ReplaySchedule`` when ``data == "replay"``."""
+        raise NotImplementedError
+
+    def rollout_schedule(self):
+        """A ``RolloutSchedule`` when ``data == "rollouts"``."""
         raise NotImplementedError
 
     def on_step(self, env_steps, episodes):

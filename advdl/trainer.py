@@ -1,9 +1,9 @@
 """The training loop for RL agents: one loop, owned by the core.
 
-The Trainer steps the environment, feeds the agent the data it declared, evaluates, logs and
-checkpoints. Everything that changes while training (agent, replay buffer, RNG, environment,
-counters, metric accumulators) goes into the checkpoint, so a resumed run continues exactly
-where the interrupted one stopped.
+The Trainer steps the environments (one, or ``n_envs`` side by side for rollouts), feeds the
+agent the data it declared, evaluates, logs and checkpoints. Everything that changes while
+training (agent, replay buffer or rollout, RNG, environments, counters, metric accumulators) goes
+into the checkpoint, so a resumed run continues exactly where the interrupted one stopped.
 """
 
 import pickle
@@ -18,9 +18,10 @@ from .errors import PluginError
 from .evaluation import PERIODIC, evaluate, stats
 from .interfaces import Transition
 from .replay import ReplayBuffer
+from .rollout import RolloutBuffer
 from .runlog import EPISODE_COLUMNS, CsvLog, Progress, TensorBoardWriter, truncate_csv
 
-DATA_KINDS = ("replay", "transitions")
+DATA_KINDS = ("replay", "transitions", "rollouts")
 RECENT = 100  # episodes in the "recent return" mean (and the book's solved criterion)
 
 
@@ -43,15 +44,20 @@ class Trainer:
         if agent.data not in DATA_KINDS:
             raise PluginError(f"{type(agent).__name__}.data is {agent.data!r}; the Trainer feeds one of "
                               f"{', '.join(DATA_KINDS)}")
-        self.env = make_env()
+        self.n_envs = agent.rollout_schedule().n_envs if agent.data == "rollouts" else 1
+        self.envs = [make_env() for _ in range(self.n_envs)]
+        self.env = self.envs[0]
         self.threshold = getattr(self.env.spec, "reward_threshold", None)
         self.rng = np.random.default_rng(run_config.seed)
-        self.replay = None
+        obs_space, action_space = self.env.observation_space, self.env.action_space
+        self.replay = self.rollout = None
         if agent.data == "replay":
             schedule = agent.replay_schedule()
-            space = self.env.observation_space
-            self.replay = ReplayBuffer(schedule.buffer_size, space.shape, space.dtype,
-                                       self.env.action_space.shape, self.env.action_space.dtype)
+            self.replay = ReplayBuffer(schedule.buffer_size, obs_space.shape, obs_space.dtype,
+                                       action_space.shape, action_space.dtype)
+        elif agent.data == "rollouts":
+            self.rollout = RolloutBuffer(agent.rollout_schedule().n_steps, self.n_envs, obs_space.shape,
+                                         obs_space.dtype, action_space.shape, action_space.dtype)
         self.env_steps = 0
         self.episodes = 0
         self.wall_before = 0.0
@@ -63,9 +69,9 @@ class Trainer:
         self.solved_episode = None
         self.best = None  # with keep_best: the agent state of the best periodic evaluation
         self.eval_seconds = 0.0
-        self.obs = None
-        self.episode_return = 0.0
-        self.episode_length = 0
+        self.obs = None  # (n_envs, ...) current observations
+        self.episode_return = np.zeros(self.n_envs)
+        self.episode_length = np.zeros(self.n_envs, dtype=np.int64)
         self._stop = False
         self._logs_open = False
 
@@ -76,14 +82,14 @@ class Trainer:
 
     # -- the loop ------------------------------------------------------------------------------
     def train(self):
-        cfg, agent, env = self.config, self.agent, self.env
+        cfg, agent, n = self.config, self.agent, self.n_envs
         schedule = agent.replay_schedule() if self.replay is not None else None
         online = agent.data == "transitions"
         self._open_logs()
         start = time.perf_counter()
         self._segment_start, self._last_log_time, self._last_log_steps = start, start, self.env_steps
         if self.obs is None:
-            self.obs, _ = env.reset(seed=cfg.seed)
+            self.obs = np.stack([np.asarray(env.reset(seed=cfg.seed + i)[0]) for i, env in enumerate(self.envs)])
         self._call("on_start", self)
         progress = Progress(cfg.steps, self.env_steps, self.show_progress)
         try:
@@ -91,31 +97,37 @@ class Trainer:
                 if self._stop:
                     raise Interrupted(self.env_steps, self.save_checkpoint())
                 obs = self.obs
-                action = agent.act(np.asarray(obs)[None], explore=True)[0]
-                next_obs, reward, terminated, truncated, _ = env.step(action)
-                self.env_steps += 1
-                self.episode_return += float(reward)
-                self.episode_length += 1
-                if online:
-                    self._add_metrics(agent.train_step(Transition(obs, action, reward, next_obs, terminated)))
-                else:
-                    self.replay.add(obs, action, reward, next_obs, terminated)
-                episode_ended = terminated or truncated
-                if episode_ended:
-                    self._end_episode()
-                    next_obs, _ = env.reset()
-                agent.on_step(self.env_steps, self.episodes)
-                self.obs = next_obs
+                actions = agent.act(obs, explore=True)
+                episode_ended = False
+                for i, env in enumerate(self.envs):
+                    next_obs, reward, terminated, truncated, _ = env.step(actions[i])
+                    self.episode_return[i] += reward
+                    self.episode_length[i] += 1
+                    if online:
+                        self._add_metrics(agent.train_step(Transition(obs[i], actions[i], reward, next_obs, terminated)))
+                    elif schedule:
+                        self.replay.add(obs[i], actions[i], reward, next_obs, terminated)
+                    else:
+                        self.rollout.add(i, obs[i], actions[i], reward, next_obs, terminated, truncated)
+                    if terminated or truncated:
+                        self._end_episode(i)
+                        next_obs, _ = env.reset()
+                        episode_ended = True
+                    obs[i] = next_obs
+                previous, self.env_steps = self.env_steps, self.env_steps + n
                 steps = self.env_steps
-                if schedule and self._train_due(schedule, episode_ended):
+                agent.on_step(steps, self.episodes)
+                if schedule and self._train_due(schedule, episode_ended, previous):
                     batch = self.replay.sample(self.rng, schedule.gradient_steps, schedule.batch_size)
                     self._add_metrics(agent.train_step(batch))
+                elif self.rollout is not None and self.rollout.advance():
+                    self._add_metrics(agent.train_step(self.rollout.take()))
                 stop = episode_ended and cfg.stop_when_solved and self.solved_episode is not None
-                if cfg.eval_interval and steps % cfg.eval_interval == 0:
+                if cfg.eval_interval and _crossed(previous, steps, cfg.eval_interval):
                     stop = self._evaluate(progress) or stop
-                if steps % cfg.log_interval == 0 or steps == cfg.steps or stop:
+                if _crossed(previous, steps, cfg.log_interval) or steps >= cfg.steps or stop:
                     stop = self._log(progress) or stop
-                if cfg.checkpoint_interval and steps % cfg.checkpoint_interval == 0:
+                if cfg.checkpoint_interval and _crossed(previous, steps, cfg.checkpoint_interval):
                     self.save_checkpoint()
                 if stop:
                     break
@@ -126,28 +138,29 @@ class Trainer:
         self._call("on_end", self)
         return self.wall_seconds()
 
-    def _train_due(self, schedule, episode_ended):
+    def _train_due(self, schedule, episode_ended, previous_steps):
         if schedule.per_episode:
             due = episode_ended and self.episodes % schedule.train_freq == 0
         else:
-            due = self.env_steps % schedule.train_freq == 0
+            due = _crossed(previous_steps, self.env_steps, schedule.train_freq)
         return due and self.replay.size >= max(schedule.learning_starts, schedule.batch_size)
 
     def wall_seconds(self):
         return self.wall_before + time.perf_counter() - self._segment_start
 
-    def _end_episode(self):
+    def _end_episode(self, i):
+        episode_return, episode_length = float(self.episode_return[i]), int(self.episode_length[i])
         self.episodes += 1
-        self.recent_returns.append(self.episode_return)
-        self.recent_lengths.append(self.episode_length)
-        self.episode_log.write({"episode": self.episodes, "env_steps": self.env_steps,
-                                "return": self.episode_return, "length": self.episode_length})
+        self.recent_returns.append(episode_return)
+        self.recent_lengths.append(episode_length)
+        self.episode_log.write({"episode": self.episodes, "env_steps": self.env_steps + i + 1,
+                                "return": episode_return, "length": episode_length})
         if (self.solved_episode is None and self.threshold is not None
                 and len(self.recent_returns) == RECENT
                 and np.mean(self.recent_returns) >= self.threshold):
             self.solved_episode = self.episodes
-        self._call("on_episode_end", self, self.episode_return, self.episode_length)
-        self.episode_return, self.episode_length = 0.0, 0
+        self._call("on_episode_end", self, episode_return, episode_length)
+        self.episode_return[i], self.episode_length[i] = 0.0, 0
 
     def _add_metrics(self, metrics):
         if not metrics:
@@ -218,17 +231,18 @@ class Trainer:
     # -- checkpoints ---------------------------------------------------------------------------
     def save_checkpoint(self):
         try:
-            env_state = pickle.dumps(self.env)
-        except Exception:  # an env that cannot be pickled resumes at a fresh episode
+            env_state = pickle.dumps(self.envs)
+        except Exception:  # envs that cannot be pickled resume at fresh episodes
             env_state = None
         state = {
             "env_steps": self.env_steps, "episodes": self.episodes,
             "wall_seconds": self.wall_seconds(),
             "agent": self.agent.get_state(),
             "replay": self.replay.state() if self.replay is not None else None,
+            "rollout": self.rollout.state() if self.rollout is not None else None,
             "rng": self.rng.bit_generator.state,
             "env": env_state, "obs": self.obs,
-            "episode_return": self.episode_return, "episode_length": self.episode_length,
+            "episode_return": self.episode_return.copy(), "episode_length": self.episode_length.copy(),
             "recent_returns": list(self.recent_returns), "recent_lengths": list(self.recent_lengths),
             "metric_sums": dict(self.metric_sums), "metric_count": self.metric_count,
             "evaluations": list(self.evaluations), "solved_episode": self.solved_episode,
@@ -245,10 +259,14 @@ class Trainer:
         self.agent.set_state(state["agent"])
         if self.replay is not None:
             self.replay.load_state(state["replay"])
+        if self.rollout is not None:
+            self.rollout.load_state(state["rollout"])
         self.rng.bit_generator.state = state["rng"]
         if state["env"] is not None:
-            self.env.close()
-            self.env = pickle.loads(state["env"])
+            for env in self.envs:
+                env.close()
+            self.envs = pickle.loads(state["env"])
+            self.env = self.envs[0]
             self.obs = state["obs"]
             self.episode_return, self.episode_length = state["episode_return"], state["episode_length"]
         self.recent_returns.extend(state["recent_returns"])
@@ -264,6 +282,11 @@ class Trainer:
             self.agent.set_state(self.best["agent"])
             return {"env_steps": self.best["env_steps"], "eval_mean": self.best["mean"]}
         return None
+
+
+def _crossed(previous, now, interval):
+    """True when a multiple of ``interval`` lies in (previous, now]: steps advance by n_envs."""
+    return previous // interval != now // interval
 
 
 def _mean(values):

@@ -1,0 +1,46 @@
+"""A preallocated buffer of ``n_steps`` steps from ``n_envs`` environments (on-policy methods)."""
+
+import numpy as np
+
+from .interfaces import RolloutBatch
+
+
+class RolloutBuffer:
+    def __init__(self, n_steps, n_envs, obs_shape, obs_dtype, action_shape, action_dtype):
+        self.n_steps = n_steps
+        self.obs = np.zeros((n_steps, n_envs, *obs_shape), dtype=obs_dtype)
+        self.next_obs = np.zeros_like(self.obs)
+        self.actions = np.zeros((n_steps, n_envs, *action_shape), dtype=action_dtype)
+        self.rewards = np.zeros((n_steps, n_envs), dtype=np.float32)
+        self.terminated = np.zeros((n_steps, n_envs), dtype=np.float32)
+        self.truncated = np.zeros((n_steps, n_envs), dtype=np.float32)
+        self.step = 0
+
+    def add(self, env_index, obs, action, reward, next_obs, terminated, truncated):
+        t = self.step
+        self.obs[t, env_index] = obs
+        self.actions[t, env_index] = action
+        self.rewards[t, env_index] = reward
+        self.next_obs[t, env_index] = next_obs
+        self.terminated[t, env_index] = terminated
+        self.truncated[t, env_index] = truncated
+
+    def advance(self):
+        """Close one step of all environments; True when the rollout is full."""
+        self.step += 1
+        return self.step == self.n_steps
+
+    def take(self):
+        """The full rollout (copies), and an empty buffer."""
+        self.step = 0
+        return RolloutBatch(self.obs.copy(), self.actions.copy(), self.rewards.copy(), self.terminated.copy(),
+                            self.truncated.copy(), self.next_obs.copy())
+
+    def state(self):
+        return {name: getattr(self, name).copy() for name in
+                ("obs", "next_obs", "actions", "rewards", "terminated", "truncated")} | {"step": self.step}
+
+    def load_state(self, state):
+        for name in ("obs", "next_obs", "actions", "rewards", "terminated", "truncated"):
+            getattr(self, name)[...] = state[name]
+        self.step = state["step"]
