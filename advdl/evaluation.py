@@ -23,7 +23,7 @@ def evaluate(agent, make_env, episodes, seed, offset=FINAL, batch=32):
             obs = [envs[i].reset(seed=seed + offset + start + i)[0] for i in active]
             totals = [0.0] * count
             while active:
-                actions = agent.act(np.stack([obs[i] for i in active]), explore=False)
+                actions = agent.env_action(agent.act(np.stack([obs[i] for i in active]), explore=False))
                 still = []
                 for i, action in zip(active, actions):
                     obs[i], reward, terminated, truncated, _ = envs[i].step(action)

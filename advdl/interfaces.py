@@ -98,6 +98,11 @@ class Agent(ABC):
     def train_step(self, batch):
         """Learn from one batch of the declared kind; return ``{metric: float}``."""
 
+    def env_action(self, actions):
+        """What the environments receive for the actions ``act`` returned (and the buffers keep);
+        e.g. a Gaussian policy's samples clipped to the action bounds."""
+        return actions
+
     def replay_schedule(self):
         """A ``ReplaySchedule`` when ``data == "replay"``."""
         raise NotImplementedError

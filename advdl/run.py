@@ -205,7 +205,7 @@ def record_episode(agent, run_config, registry, path, seed):
     obs, _ = env.reset(seed=seed + 100_000)
     frames, done = [env.render()], False
     while not done:
-        obs, _, terminated, truncated, _ = env.step(agent.act(np.asarray(obs)[None], explore=False)[0])
+        obs, _, terminated, truncated, _ = env.step(agent.env_action(agent.act(np.asarray(obs)[None], explore=False))[0])
         frames.append(env.render())
         done = terminated or truncated
     env.close()

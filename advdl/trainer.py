@@ -98,9 +98,10 @@ class Trainer:
                     raise Interrupted(self.env_steps, self.save_checkpoint())
                 obs = self.obs
                 actions = agent.act(obs, explore=True)
+                env_actions = agent.env_action(actions)
                 episode_ended = False
                 for i, env in enumerate(self.envs):
-                    next_obs, reward, terminated, truncated, _ = env.step(actions[i])
+                    next_obs, reward, terminated, truncated, _ = env.step(env_actions[i])
                     self.episode_return[i] += reward
                     self.episode_length[i] += 1
                     if online:

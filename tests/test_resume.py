@@ -29,8 +29,9 @@ def run_small(name, out, callbacks=(), seed=0):
 
     registry = get_registry()
     spec = registry.algorithm(name)
-    hyper = {k: v for k, v in SMALL_DQN.items() if k != "steps"} if name == "dqn" else {}
-    env = "CartPole-v1" if name == "dqn" else "advdl/QWorld-v0"
+    hyper = {"dqn": {k: v for k, v in SMALL_DQN.items() if k != "steps"},
+             "a2c": {"n_envs": 4, "n_steps": 7, "hidden_sizes": (16,), "learning_rate": 3e-3}}.get(name, {})
+    env = "CartPole-v1" if name in ("dqn", "a2c") else "advdl/QWorld-v0"
     run_flags = {"steps": 3000, "seed": seed, **dict(s.split("=") for s in RUN_SETTINGS)}
     run_config, algo_config, preset = resolve(spec, env=env, preset="", run_flags=run_flags, hyper_flags=hyper)
     return train(spec, run_config, algo_config, out, registry, preset, callbacks=callbacks)
@@ -91,6 +92,16 @@ def test_same_seed_same_numbers(tmp_path, uninterrupted_dqn):
 def test_another_seed_other_numbers(tmp_path, uninterrupted_dqn):
     run_small("dqn", tmp_path, seed=1)
     assert rows(uninterrupted_dqn / "episodes.csv") != rows(tmp_path / "episodes.csv")
+
+
+def test_on_policy_a2c_resumes_exactly_mid_rollout(tmp_path):
+    run_small("a2c", tmp_path / "full")
+    with pytest.raises(RunInterrupted):
+        run_small("a2c", tmp_path / "cut", callbacks=[StopAt(1500)])
+    step = int(checkpoint.list_checkpoints(tmp_path / "cut" / "checkpoints")[-1].name[5:15])
+    assert step % 28 != 0  # 4 envs x 7 steps: the cut falls inside a rollout
+    resume(tmp_path / "cut", get_registry(), progress=False)
+    assert_same_run(tmp_path / "full", tmp_path / "cut")
 
 
 def test_qlearning_resume_is_exact_and_needs_no_tensorflow(tmp_path):
