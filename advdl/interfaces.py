@@ -10,6 +10,8 @@ it declares in ``data``:
 - ``"transitions"``: ``train_step`` gets every single transition as it happens (tabular methods).
 - ``"rollouts"``: the Trainer steps ``n_envs`` environments side by side and calls ``train_step``
   with a ``RolloutBatch`` every ``n_steps`` steps of all of them (see ``RolloutSchedule``).
+- ``"episodes"``: ``train_step`` gets every complete episode as an ``EpisodeBatch`` (Monte Carlo
+  methods).
 
 Generative and supervised algorithms implement ``Model`` (their issues add the data side).
 """
@@ -50,6 +52,17 @@ class RolloutBatch(NamedTuple):
     terminated: np.ndarray
     truncated: np.ndarray
     next_obs: np.ndarray
+
+
+class EpisodeBatch(NamedTuple):
+    """One whole episode: obs (t, ...), actions (t, ...), rewards (t,); ``terminated`` says whether
+    it ended for real (False: cut by a time limit); ``last_obs`` is the observation it ended in."""
+
+    obs: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    terminated: bool
+    last_obs: np.ndarray
 
 
 @dataclass(frozen=True)

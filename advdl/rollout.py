@@ -1,8 +1,9 @@
-"""A preallocated buffer of ``n_steps`` steps from ``n_envs`` environments (on-policy methods)."""
+"""On-policy data: a preallocated buffer of ``n_steps`` steps from ``n_envs`` environments, and
+the transitions of the episode under way."""
 
 import numpy as np
 
-from .interfaces import RolloutBatch
+from .interfaces import EpisodeBatch, RolloutBatch
 
 
 class RolloutBuffer:
@@ -44,3 +45,26 @@ class RolloutBuffer:
         for name in ("obs", "next_obs", "actions", "rewards", "terminated", "truncated"):
             getattr(self, name)[...] = state[name]
         self.step = state["step"]
+
+
+class EpisodeBuffer:
+    def __init__(self):
+        self.obs, self.actions, self.rewards = [], [], []
+
+    def add(self, obs, action, reward):
+        self.obs.append(np.array(obs))
+        self.actions.append(np.array(action))
+        self.rewards.append(float(reward))
+
+    def take(self, terminated, last_obs):
+        """The finished episode, and an empty buffer."""
+        batch = EpisodeBatch(np.stack(self.obs), np.stack(self.actions), np.asarray(self.rewards, np.float32),
+                             bool(terminated), np.array(last_obs))
+        self.obs, self.actions, self.rewards = [], [], []
+        return batch
+
+    def state(self):
+        return {"obs": list(self.obs), "actions": list(self.actions), "rewards": list(self.rewards)}
+
+    def load_state(self, state):
+        self.obs, self.actions, self.rewards = list(state["obs"]), list(state["actions"]), list(state["rewards"])

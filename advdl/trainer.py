@@ -18,10 +18,10 @@ from .errors import PluginError
 from .evaluation import PERIODIC, evaluate, stats
 from .interfaces import Transition
 from .replay import ReplayBuffer
-from .rollout import RolloutBuffer
+from .rollout import EpisodeBuffer, RolloutBuffer
 from .runlog import EPISODE_COLUMNS, CsvLog, Progress, TensorBoardWriter, truncate_csv
 
-DATA_KINDS = ("replay", "transitions", "rollouts")
+DATA_KINDS = ("replay", "transitions", "rollouts", "episodes")
 RECENT = 100  # episodes in the "recent return" mean (and the book's solved criterion)
 
 
@@ -51,6 +51,7 @@ class Trainer:
         self.rng = np.random.default_rng(run_config.seed)
         obs_space, action_space = self.env.observation_space, self.env.action_space
         self.replay = self.rollout = None
+        self.episode_buffer = EpisodeBuffer() if agent.data == "episodes" else None
         if agent.data == "replay":
             schedule = agent.replay_schedule()
             self.replay = ReplayBuffer(schedule.buffer_size, obs_space.shape, obs_space.dtype,
@@ -108,8 +109,12 @@ class Trainer:
                         self._add_metrics(agent.train_step(Transition(obs[i], actions[i], reward, next_obs, terminated)))
                     elif schedule:
                         self.replay.add(obs[i], actions[i], reward, next_obs, terminated)
-                    else:
+                    elif self.rollout is not None:
                         self.rollout.add(i, obs[i], actions[i], reward, next_obs, terminated, truncated)
+                    else:
+                        self.episode_buffer.add(obs[i], actions[i], reward)
+                        if terminated or truncated:
+                            self._add_metrics(agent.train_step(self.episode_buffer.take(terminated, next_obs)))
                     if terminated or truncated:
                         self._end_episode(i)
                         next_obs, _ = env.reset()
@@ -241,6 +246,7 @@ class Trainer:
             "agent": self.agent.get_state(),
             "replay": self.replay.state() if self.replay is not None else None,
             "rollout": self.rollout.state() if self.rollout is not None else None,
+            "episode": self.episode_buffer.state() if self.episode_buffer is not None else None,
             "rng": self.rng.bit_generator.state,
             "env": env_state, "obs": self.obs,
             "episode_return": self.episode_return.copy(), "episode_length": self.episode_length.copy(),
@@ -262,6 +268,8 @@ class Trainer:
             self.replay.load_state(state["replay"])
         if self.rollout is not None:
             self.rollout.load_state(state["rollout"])
+        if self.episode_buffer is not None and state["env"] is not None:  # else: a fresh episode
+            self.episode_buffer.load_state(state["episode"])
         self.rng.bit_generator.state = state["rng"]
         if state["env"] is not None:
             for env in self.envs:

@@ -68,8 +68,8 @@ def test_trainer_rejects_a_data_kind_it_cannot_feed(tmp_path):
     from advdl.interfaces import Agent
     from advdl.trainer import Trainer
 
-    class EpisodeAgent(Agent):
-        data = "episodes"
+    class TrajectoryAgent(Agent):
+        data = "trajectories"
 
         def act(self, obs, explore):
             return np.zeros(len(obs), dtype=int)
@@ -84,8 +84,8 @@ def test_trainer_rejects_a_data_kind_it_cannot_feed(tmp_path):
             pass
 
     env = gym.make("CartPole-v1")
-    agent = EpisodeAgent(None, env.observation_space, env.action_space, seed=0, total_steps=10)
-    with pytest.raises(PluginError, match="episodes"):
+    agent = TrajectoryAgent(None, env.observation_space, env.action_space, seed=0, total_steps=10)
+    with pytest.raises(PluginError, match="trajectories"):
         Trainer(agent, lambda: gym.make("CartPole-v1"), RunConfig(env="CartPole-v1", steps=10), tmp_path)
 
 

@@ -30,8 +30,9 @@ def run_small(name, out, callbacks=(), seed=0):
     registry = get_registry()
     spec = registry.algorithm(name)
     hyper = {"dqn": {k: v for k, v in SMALL_DQN.items() if k != "steps"},
-             "a2c": {"n_envs": 4, "n_steps": 7, "hidden_sizes": (16,), "learning_rate": 3e-3}}.get(name, {})
-    env = "CartPole-v1" if name in ("dqn", "a2c") else "advdl/QWorld-v0"
+             "a2c": {"n_envs": 4, "n_steps": 7, "hidden_sizes": (16,), "learning_rate": 3e-3},
+             "reinforce-baseline": {"hidden_sizes": (16,)}}.get(name, {})
+    env = "CartPole-v1" if name in ("dqn", "a2c", "reinforce-baseline") else "advdl/QWorld-v0"
     run_flags = {"steps": 3000, "seed": seed, **dict(s.split("=") for s in RUN_SETTINGS)}
     run_config, algo_config, preset = resolve(spec, env=env, preset="", run_flags=run_flags, hyper_flags=hyper)
     return train(spec, run_config, algo_config, out, registry, preset, callbacks=callbacks)
@@ -100,6 +101,14 @@ def test_on_policy_a2c_resumes_exactly_mid_rollout(tmp_path):
         run_small("a2c", tmp_path / "cut", callbacks=[StopAt(1500)])
     step = int(checkpoint.list_checkpoints(tmp_path / "cut" / "checkpoints")[-1].name[5:15])
     assert step % 28 != 0  # 4 envs x 7 steps: the cut falls inside a rollout
+    resume(tmp_path / "cut", get_registry(), progress=False)
+    assert_same_run(tmp_path / "full", tmp_path / "cut")
+
+
+def test_monte_carlo_reinforce_resumes_exactly_mid_episode(tmp_path):
+    run_small("reinforce-baseline", tmp_path / "full")
+    with pytest.raises(RunInterrupted):
+        run_small("reinforce-baseline", tmp_path / "cut", callbacks=[StopAt(1500)])
     resume(tmp_path / "cut", get_registry(), progress=False)
     assert_same_run(tmp_path / "full", tmp_path / "cut")
 

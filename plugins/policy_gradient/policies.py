@@ -1,13 +1,10 @@
-"""A2C (Mnih et al. 2016), the book's chapter 10: an actor and a critic trained together on
-n-step rollouts of several environments.
-
-    advantage A_t = GAE(lambda) of the TD errors r_t + gamma V(s_t+1) - V(s_t)  (lambda 1: n-step)
-    loss = -mean(A_t log pi(a_t|s_t)) - ent_coef * mean(entropy) + vf_coef * mean((R_t - V(s_t))^2)
+"""What the policy-gradient agents share: an actor (categorical or Gaussian policy) and a critic,
+numpy forward passes for acting and for values, the policy's log-probability and entropy, state,
+saving and loading. Each algorithm adds its data kind and its update.
 
 Discrete actions use a categorical policy; continuous ones a Gaussian with a learned,
 state-independent log standard deviation (so the deviation stays positive), its samples clipped
-to the action bounds on the way to the environment. Acting and the value estimates for the
-advantages are numpy forward passes; each update is one XLA-compiled call.
+to the action bounds on the way to the environment.
 """
 
 import math
@@ -17,7 +14,6 @@ from gymnasium import spaces
 
 from advdl import Agent, CheckpointError, EnvSpaceError
 from advdl.backend import import_tensorflow
-from advdl.interfaces import RolloutSchedule
 
 
 def mlp_forward(layers, x, activation=np.tanh):
@@ -27,22 +23,12 @@ def mlp_forward(layers, x, activation=np.tanh):
     return x @ kernel + bias
 
 
-def gae(rewards, values, next_values, terminated, truncated, gamma, lam):
-    """Advantages (t, n) by generalised advantage estimation; an episode end cuts the sum."""
-    deltas = rewards + gamma * (1.0 - terminated) * next_values - values
-    done = np.maximum(terminated, truncated)
-    advantages = np.zeros_like(deltas)
-    running = np.zeros(deltas.shape[1], dtype=deltas.dtype)
-    for t in reversed(range(len(deltas))):
-        running = deltas[t] + gamma * lam * (1.0 - done[t]) * running
-        advantages[t] = running
-    return advantages
+class PolicyGradientAgent(Agent):
+    """Actor, critic and optimizer; subclasses define ``data`` and ``train_step``."""
 
-
-class A2CAgent(Agent):
-    data = "rollouts"
     metric_names = ("loss", "policy_loss", "value_loss", "entropy")
     model_file = "model.keras"
+    name = "policy gradient"
 
     def __init__(self, config, observation_space, action_space, *, seed, total_steps):
         super().__init__(config, observation_space, action_space, seed=seed, total_steps=total_steps)
@@ -77,13 +63,10 @@ class A2CAgent(Agent):
     @classmethod
     def check_spaces(cls, observation_space, action_space):
         if not isinstance(observation_space, spaces.Box):
-            raise EnvSpaceError(f"A2C needs a Box observation space, got {observation_space}")
+            raise EnvSpaceError(f"{cls.name} needs a Box observation space, got {observation_space}")
         if not isinstance(action_space, (spaces.Discrete, spaces.Box)) or (
                 isinstance(action_space, spaces.Box) and len(action_space.shape) != 1):
-            raise EnvSpaceError(f"A2C needs a Discrete or a 1-d Box action space, got {action_space}")
-
-    def rollout_schedule(self):
-        return RolloutSchedule(self.config.n_envs, self.config.n_steps)
+            raise EnvSpaceError(f"{cls.name} needs a Discrete or a 1-d Box action space, got {action_space}")
 
     # -- acting (numpy) --------------------------------------------------------------------------
     def _refresh(self):
@@ -118,19 +101,22 @@ class A2CAgent(Agent):
         return actions
 
     # -- learning --------------------------------------------------------------------------------
-    def train_step(self, batch):
-        c = self.config
-        t, n = batch.rewards.shape
-        values = self.values(batch.obs.reshape(t * n, -1)).reshape(t, n)
-        next_values = self.values(batch.next_obs.reshape(t * n, -1)).reshape(t, n)
-        advantages = gae(batch.rewards, values, next_values, batch.terminated, batch.truncated, c.gamma, c.gae_lambda)
-        returns = advantages + values
-        if c.normalize_advantage:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-        actions = batch.actions.reshape(t * n, -1).astype(np.float32) if self.continuous else \
-            batch.actions.reshape(t * n).astype(np.int32)
-        metrics = self._update(self._flat(batch.obs.reshape(t * n, -1)), actions,
-                               advantages.reshape(-1).astype(np.float32), returns.reshape(-1).astype(np.float32))
+    def update(self, obs, actions, advantages, returns, pad=False):
+        """One gradient step on flat arrays (rows = transitions); returns the metrics.
+
+        ``pad`` pads the rows to the next power of two, masked out of the loss: episodes of every
+        length then share a handful of compiled shapes instead of compiling one per length.
+        """
+        n = len(obs)
+        size = 1 << (n - 1).bit_length() if pad else n
+        mask = np.zeros(size, np.float32)
+        mask[:n] = 1.0
+        obs = self._flat(obs)
+        actions = actions.reshape(n, -1).astype(np.float32) if self.continuous else actions.reshape(n).astype(np.int32)
+        rows = [obs, actions, np.asarray(advantages, np.float32).reshape(-1), np.asarray(returns, np.float32).reshape(-1)]
+        if size > n:
+            rows = [np.concatenate([r, np.zeros((size - n, *r.shape[1:]), r.dtype)]) for r in rows]
+        metrics = self._update(*rows, mask)
         self._refresh()
         return {k: float(v) for k, v in metrics.items()}
 
@@ -150,15 +136,16 @@ class A2CAgent(Agent):
         entropy = -tf.reduce_sum(tf.exp(log_probs) * log_probs, axis=1)
         return log_prob, entropy
 
-    def _update_graph(self, obs, actions, advantages, returns):
+    def _update_graph(self, obs, actions, advantages, returns, mask):
         import tensorflow as tf
 
         c = self.config
+        count = tf.reduce_sum(mask)
         with tf.GradientTape() as tape:
             log_prob, entropy = self.log_prob_and_entropy(obs, actions)
-            policy_loss = -tf.reduce_mean(advantages * log_prob)
-            entropy_mean = tf.reduce_mean(entropy)
-            value_loss = tf.reduce_mean(tf.square(returns - self.critic(obs)[:, 0]))
+            policy_loss = -tf.reduce_sum(mask * advantages * log_prob) / count
+            entropy_mean = tf.reduce_sum(mask * entropy) / count
+            value_loss = tf.reduce_sum(mask * tf.square(returns - self.critic(obs)[:, 0])) / count
             loss = policy_loss - c.ent_coef * entropy_mean + c.vf_coef * value_loss
         grads = tape.gradient(loss, self.variables)
         if c.max_grad_norm is not None:

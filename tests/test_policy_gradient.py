@@ -1,4 +1,5 @@
-"""A2C: the policy's probabilities and entropies, the direction of its gradient, GAE, learning."""
+"""Policy gradients (A2C, REINFORCE): the policy's probabilities and entropies, the direction of its
+gradient, GAE and returns, learning on CartPole."""
 
 import math
 
@@ -12,8 +13,8 @@ from advdl.testing import run_algorithm
 
 
 def make_agent(action_space, **overrides):
-    from advdl_plugins.a2c import A2CConfig
-    from advdl_plugins.a2c.agent import A2CAgent
+    from advdl_plugins.policy_gradient import A2CConfig
+    from advdl_plugins.policy_gradient.a2c import A2CAgent
 
     config = A2CConfig(**{"hidden_sizes": (16,), "learning_rate": 1e-2, **overrides})
     obs_space = spaces.Box(-1.0, 1.0, (3,), np.float32)
@@ -73,7 +74,7 @@ def test_entropy_bonus_really_reaches_the_gradient():
 
 
 def test_gae_with_lambda_one_is_the_n_step_return():
-    from advdl_plugins.a2c.agent import gae
+    from advdl_plugins.policy_gradient.a2c import gae
 
     rewards = np.array([[1.0], [2.0], [3.0]])
     values = np.array([[0.5], [0.4], [0.3]])
@@ -101,8 +102,8 @@ def test_continuous_actions_are_clipped_for_the_env_but_kept_raw():
 
 
 def test_unsupported_spaces_and_settings_are_clear_errors():
-    from advdl_plugins.a2c import A2CConfig
-    from advdl_plugins.a2c.agent import A2CAgent
+    from advdl_plugins.policy_gradient import A2CConfig
+    from advdl_plugins.policy_gradient.a2c import A2CAgent
 
     with pytest.raises(EnvSpaceError, match="Dict"):
         A2CAgent.check_spaces(spaces.Box(-1, 1, (3,)), spaces.Dict({"a": spaces.Discrete(2)}))
@@ -124,3 +125,42 @@ def test_a2c_learns_cartpole_quickly(tmp_path):
 def test_a2c_preset_solves_cartpole(tmp_path, seed):
     summary = run_algorithm("a2c", "CartPole-v1", tmp_path, seed=seed)
     assert summary["eval"]["mean"] >= 475
+
+
+def test_returns_to_go():
+    from advdl_plugins.policy_gradient.reinforce import returns_to_go
+
+    np.testing.assert_allclose(returns_to_go(np.array([1.0, 0.0, 2.0], np.float32), 0.5), [1.5, 1.0, 2.0])
+
+
+def test_padding_an_episode_leaves_the_update_unchanged():
+    rng = np.random.default_rng(3)
+    obs = rng.normal(size=(11, 3)).astype(np.float32)
+    actions = rng.integers(0, 3, 11)
+    advantages, returns = rng.normal(size=11), rng.normal(size=11)
+    results = []
+    for pad in (False, True):
+        agent = make_agent(spaces.Discrete(3), optimizer="adam")
+        metrics = agent.update(obs, actions, advantages, returns, pad=pad)
+        results.append((metrics, agent.actor.get_weights()[0]))
+    for key in results[0][0]:
+        assert results[0][0][key] == pytest.approx(results[1][0][key], rel=1e-5)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-5, atol=1e-6)
+
+
+def test_reinforce_baseline_preset_solves_cartpole(tmp_path):
+    summary = run_algorithm("reinforce-baseline", "CartPole-v1", tmp_path)
+    assert summary["eval"]["mean"] >= 195
+
+
+def test_reinforce_learns_cartpole(tmp_path):
+    summary = run_algorithm("reinforce", "CartPole-v1", tmp_path, steps=50_000, eval_interval=10_000)
+    assert max(e["mean"] for e in summary["evaluations"]) >= 195  # random play: about 22
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algorithm", ["reinforce", "reinforce-baseline"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_reinforce_presets_reach_195_on_every_seed(tmp_path, algorithm, seed):
+    summary = run_algorithm(algorithm, "CartPole-v1", tmp_path, seed=seed)
+    assert summary["eval"]["mean"] >= 195

@@ -1,0 +1,95 @@
+"""Policy-gradient methods (the book's chapter 10). Cheap to import: configs, presets, hook."""
+
+from dataclasses import dataclass
+from typing import Literal
+
+from advdl import AlgorithmSpec, ConfigError, hookimpl, option
+
+
+@dataclass(frozen=True, kw_only=True)
+class PolicyConfig:
+    hidden_sizes: tuple[int, ...] = option((64, 64), "Hidden tanh layers of the actor and of the critic (separate networks).")
+    learning_rate: float = option(7e-4, "Learning rate.")
+    optimizer: Literal["rmsprop", "adam"] = option("rmsprop", "rmsprop (rho 0.99, eps 1e-5, as SB3) or adam.")
+    gamma: float = option(0.99, "Discount factor in (0, 1].")
+    ent_coef: float = option(0.0, "Weight of the entropy bonus (it is differentiated, so it really pushes).")
+    vf_coef: float = option(0.5, "Weight of the value loss.")
+    max_grad_norm: float | None = option(0.5, "Clip the gradient to this global norm (none: no clipping).")
+    normalize_advantage: bool = option(False, "Normalise advantages within each update.")
+    log_std_init: float = option(0.0, "Initial log standard deviation of the Gaussian policy (continuous actions).")
+
+    def __post_init__(self):
+        if self.learning_rate <= 0:
+            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if not 0 < self.gamma <= 1:
+            raise ConfigError(f"gamma must be in (0, 1], got {self.gamma}")
+        if self.ent_coef < 0 or self.vf_coef < 0:
+            raise ConfigError("ent_coef and vf_coef must be >= 0")
+        if self.max_grad_norm is not None and self.max_grad_norm <= 0:
+            raise ConfigError(f"max_grad_norm must be > 0 or none, got {self.max_grad_norm}")
+        if not self.hidden_sizes or min(self.hidden_sizes) <= 0:
+            raise ConfigError(f"hidden_sizes must be positive layer sizes, got {self.hidden_sizes}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class A2CConfig(PolicyConfig):
+    n_envs: int = option(8, "Environments stepped side by side.")
+    n_steps: int = option(5, "Steps of every environment per update (the rollout is n_envs x n_steps).")
+    gae_lambda: float = option(1.0, "GAE lambda in [0, 1]; 1.0 gives plain n-step returns.")
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("n_envs", "n_steps"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0 <= self.gae_lambda <= 1:
+            raise ConfigError(f"gae_lambda must be in [0, 1], got {self.gae_lambda}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReinforceConfig(PolicyConfig):
+    baseline: bool = option(False, "Subtract a learned state value from the return (REINFORCE with baseline).")
+    learning_rate: float = option(1e-3, "Learning rate.")
+    optimizer: Literal["rmsprop", "adam"] = option("adam", "rmsprop (rho 0.99, eps 1e-5) or adam.")
+    max_grad_norm: float | None = option(None, "Clip the gradient to this global norm (none: no clipping).")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReinforceBaselineConfig(ReinforceConfig):
+    baseline: bool = option(True, "Subtract a learned state value from the return (REINFORCE with baseline).")
+
+
+PRESETS = {
+    "CartPole-v1": {
+        "description": "rl-baselines3-zoo's CartPole-v1 settings: 8 envs, 500,000 steps, no entropy bonus.",
+        "run": {"steps": 500_000, "eval_interval": 10_000, "eval_episodes": 10, "log_interval": 10_000,
+                "checkpoint_interval": 100_000},
+    },
+}
+
+
+REINFORCE_PRESETS = {
+    "CartPole-v1": {
+        "description": "CartPole-v1: 1,000 episodes at most (about 200,000 steps).",
+        "run": {"steps": 200_000, "eval_interval": 20_000, "eval_episodes": 10, "log_interval": 10_000},
+    },
+}
+
+
+@hookimpl
+def advdl_register_algorithms(register):
+    register(AlgorithmSpec(
+        name="a2c", family="rl",
+        summary="Advantage actor-critic over n-step rollouts of vectorised envs (discrete or continuous).",
+        config=A2CConfig, factory="advdl_plugins.policy_gradient.a2c:A2CAgent", presets=PRESETS,
+        paper="https://arxiv.org/abs/1602.01783"))
+    register(AlgorithmSpec(
+        name="reinforce", family="rl",
+        summary="REINFORCE: Monte Carlo policy gradient, one update per complete episode.",
+        config=ReinforceConfig, factory="advdl_plugins.policy_gradient.reinforce:ReinforceAgent",
+        presets=REINFORCE_PRESETS, paper="Williams (1992), Machine Learning 8"))
+    register(AlgorithmSpec(
+        name="reinforce-baseline", family="rl",
+        summary="REINFORCE with a learned state-value baseline.",
+        config=ReinforceBaselineConfig, factory="advdl_plugins.policy_gradient.reinforce:ReinforceAgent",
+        presets=REINFORCE_PRESETS, paper="Williams (1992), Machine Learning 8"))

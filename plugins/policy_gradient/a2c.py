@@ -1,0 +1,47 @@
+"""A2C (Mnih et al. 2016), the book's chapter 10: an actor and a critic trained together on
+n-step rollouts of several environments stepped side by side.
+
+    advantage A_t = GAE(lambda) of the TD errors r_t + gamma V(s_t+1) - V(s_t)  (lambda 1: n-step)
+    loss = -mean(A_t log pi(a_t|s_t)) - ent_coef * mean(entropy) + vf_coef * mean((R_t - V(s_t))^2)
+
+The values for the advantages come from a numpy copy of the critic; each update is one
+XLA-compiled call.
+"""
+
+import numpy as np
+
+from advdl.interfaces import RolloutSchedule
+
+from .policies import PolicyGradientAgent
+
+
+def gae(rewards, values, next_values, terminated, truncated, gamma, lam):
+    """Advantages (t, n) by generalised advantage estimation; an episode end cuts the sum."""
+    deltas = rewards + gamma * (1.0 - terminated) * next_values - values
+    done = np.maximum(terminated, truncated)
+    advantages = np.zeros_like(deltas)
+    running = np.zeros(deltas.shape[1], dtype=deltas.dtype)
+    for t in reversed(range(len(deltas))):
+        running = deltas[t] + gamma * lam * (1.0 - done[t]) * running
+        advantages[t] = running
+    return advantages
+
+
+class A2CAgent(PolicyGradientAgent):
+    data = "rollouts"
+    name = "A2C"
+
+    def rollout_schedule(self):
+        return RolloutSchedule(self.config.n_envs, self.config.n_steps)
+
+    def train_step(self, batch):
+        c = self.config
+        t, n = batch.rewards.shape
+        values = self.values(batch.obs.reshape(t * n, -1)).reshape(t, n)
+        next_values = self.values(batch.next_obs.reshape(t * n, -1)).reshape(t, n)
+        advantages = gae(batch.rewards, values, next_values, batch.terminated, batch.truncated, c.gamma, c.gae_lambda)
+        returns = advantages + values
+        if c.normalize_advantage:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        return self.update(batch.obs.reshape(t * n, -1), batch.actions.reshape(t * n, *batch.actions.shape[2:]),
+                           advantages.reshape(-1), returns.reshape(-1))
