@@ -164,3 +164,15 @@ def test_reinforce_learns_cartpole(tmp_path):
 def test_reinforce_presets_reach_195_on_every_seed(tmp_path, algorithm, seed):
     summary = run_algorithm(algorithm, "CartPole-v1", tmp_path, seed=seed)
     assert summary["eval"]["mean"] >= 195
+
+
+def test_actor_critic_learns_cartpole_online(tmp_path):
+    summary = run_algorithm("actor-critic", "CartPole-v1", tmp_path, steps=30_000, eval_interval=10_000)
+    assert max(e["mean"] for e in summary["evaluations"]) >= 195
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_actor_critic_preset_reaches_195_on_every_seed(tmp_path, seed):
+    summary = run_algorithm("actor-critic", "CartPole-v1", tmp_path, seed=seed)
+    assert summary["eval"]["mean"] >= 195

@@ -76,6 +76,21 @@ REINFORCE_PRESETS = {
 }
 
 
+@dataclass(frozen=True, kw_only=True)
+class ActorCriticConfig(PolicyConfig):
+    learning_rate: float = option(1e-3, "Learning rate.")
+    optimizer: Literal["rmsprop", "adam"] = option("adam", "rmsprop (rho 0.99, eps 1e-5) or adam.")
+    max_grad_norm: float | None = option(None, "Clip the gradient to this global norm (none: no clipping).")
+
+
+ACTOR_CRITIC_PRESETS = {
+    "CartPole-v1": {
+        "description": "CartPole-v1: 100,000 online updates.",
+        "run": {"steps": 100_000, "eval_interval": 10_000, "eval_episodes": 10, "log_interval": 5_000},
+    },
+}
+
+
 @hookimpl
 def advdl_register_algorithms(register):
     register(AlgorithmSpec(
@@ -93,3 +108,8 @@ def advdl_register_algorithms(register):
         summary="REINFORCE with a learned state-value baseline.",
         config=ReinforceBaselineConfig, factory="advdl_plugins.policy_gradient.reinforce:ReinforceAgent",
         presets=REINFORCE_PRESETS, paper="Williams (1992), Machine Learning 8"))
+    register(AlgorithmSpec(
+        name="actor-critic", family="rl",
+        summary="One-step actor-critic: learns online after every step from the TD error.",
+        config=ActorCriticConfig, factory="advdl_plugins.policy_gradient.actor_critic:ActorCriticAgent",
+        presets=ACTOR_CRITIC_PRESETS, paper="Sutton & Barto (2018), Reinforcement Learning, section 13.5"))
