@@ -9,28 +9,12 @@ import json
 import sys
 import time
 
-import gymnasium as gym
-import numpy as np
+from sb3_eval import evaluate
 from stable_baselines3 import A2C
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
 EVAL_INTERVAL, EVAL_EPISODES, FINAL_EPISODES, THRESHOLD = 10_000, 10, 20, 475.0
-
-
-def evaluate(model, episodes, seed):
-    returns = []
-    env = gym.make("CartPole-v1")
-    for i in range(episodes):
-        obs, _ = env.reset(seed=seed + i)
-        done, total = False, 0.0
-        while not done:
-            action, _ = model.predict(obs, deterministic=True)
-            obs, reward, terminated, truncated, _ = env.step(action)
-            total += reward
-            done = terminated or truncated
-        returns.append(total)
-    return float(np.mean(returns))
 
 
 class PeriodicEval(BaseCallback):

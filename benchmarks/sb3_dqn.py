@@ -12,26 +12,11 @@ import sys
 import time
 
 import gymnasium as gym
-import numpy as np
+from sb3_eval import evaluate
 from stable_baselines3 import DQN
 from stable_baselines3.common.callbacks import BaseCallback
 
 EVAL_INTERVAL, EVAL_EPISODES, FINAL_EPISODES, THRESHOLD = 2500, 10, 20, 475.0
-
-
-def evaluate(model, episodes, seed):
-    returns = []
-    env = gym.make("CartPole-v1")
-    for i in range(episodes):
-        obs, _ = env.reset(seed=seed + i)
-        done, total = False, 0.0
-        while not done:
-            action, _ = model.predict(obs, deterministic=True)
-            obs, reward, terminated, truncated, _ = env.step(action)
-            total += reward
-            done = terminated or truncated
-        returns.append(total)
-    return float(np.mean(returns))
 
 
 class PeriodicEval(BaseCallback):
@@ -62,8 +47,10 @@ def main(seed, steps):
     model.learn(total_timesteps=steps, callback=callback)
     wall = time.perf_counter() - start
     final = evaluate(model, FINAL_EPISODES, seed + 200_000)
-    model.policy.load_state_dict(callback.best[1])
-    final_best = evaluate(model, FINAL_EPISODES, seed + 200_000)
+    final_best = final
+    if callback.best is not None:
+        model.policy.load_state_dict(callback.best[1])
+        final_best = evaluate(model, FINAL_EPISODES, seed + 200_000)
     first = next((e for e in callback.evaluations if e["mean"] >= THRESHOLD), None)
     print(json.dumps({"seed": seed, "env_steps": steps, "wall_seconds": wall, "eval_seconds": callback.eval_seconds,
                       "steps_per_second": steps / wall, "final_mean": final, "final_mean_best_kept": final_best,

@@ -1,0 +1,19 @@
+"""advdl's evaluation protocol for an SB3 model: greedy episodes with seeds ``seed + i``."""
+
+import gymnasium as gym
+import numpy as np
+
+
+def evaluate(model, episodes, seed, env_id="CartPole-v1"):
+    returns = []
+    env = gym.make(env_id)
+    for i in range(episodes):
+        obs, _ = env.reset(seed=seed + i)
+        done, total = False, 0.0
+        while not done:
+            action, _ = model.predict(obs, deterministic=True)
+            obs, reward, terminated, truncated, _ = env.step(action)
+            total += reward
+            done = terminated or truncated
+        returns.append(total)
+    return float(np.mean(returns))
