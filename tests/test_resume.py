@@ -95,30 +95,27 @@ def test_another_seed_other_numbers(tmp_path, uninterrupted_dqn):
     assert rows(uninterrupted_dqn / "episodes.csv") != rows(tmp_path / "episodes.csv")
 
 
-def test_on_policy_a2c_resumes_exactly_mid_rollout(tmp_path):
-    run_small("a2c", tmp_path / "full")
+def interrupt_and_resume(name, tmp_path, stop_at=1500):
+    """Run ``name`` uninterrupted and cut at ``stop_at`` then resumed; return the cut run's last checkpoint step."""
+    run_small(name, tmp_path / "full")
     with pytest.raises(RunInterrupted):
-        run_small("a2c", tmp_path / "cut", callbacks=[StopAt(1500)])
+        run_small(name, tmp_path / "cut", callbacks=[StopAt(stop_at)])
     step = int(checkpoint.list_checkpoints(tmp_path / "cut" / "checkpoints")[-1].name[5:15])
-    assert step % 28 != 0  # 4 envs x 7 steps: the cut falls inside a rollout
     resume(tmp_path / "cut", get_registry(), progress=False)
     assert_same_run(tmp_path / "full", tmp_path / "cut")
+    return step
+
+
+def test_on_policy_a2c_resumes_exactly_mid_rollout(tmp_path):
+    assert interrupt_and_resume("a2c", tmp_path) % 28 != 0  # 4 envs x 7 steps: the cut falls inside a rollout
 
 
 def test_monte_carlo_reinforce_resumes_exactly_mid_episode(tmp_path):
-    run_small("reinforce-baseline", tmp_path / "full")
-    with pytest.raises(RunInterrupted):
-        run_small("reinforce-baseline", tmp_path / "cut", callbacks=[StopAt(1500)])
-    resume(tmp_path / "cut", get_registry(), progress=False)
-    assert_same_run(tmp_path / "full", tmp_path / "cut")
+    interrupt_and_resume("reinforce-baseline", tmp_path)
 
 
-def test_qlearning_resume_is_exact_and_needs_no_tensorflow(tmp_path):
-    run_small("qlearning", tmp_path / "full")
-    with pytest.raises(RunInterrupted):
-        run_small("qlearning", tmp_path / "cut", callbacks=[StopAt(1500)])
-    resume(tmp_path / "cut", get_registry(), progress=False)
-    assert_same_run(tmp_path / "full", tmp_path / "cut")
+def test_tabular_qlearning_resumes_exactly(tmp_path):
+    interrupt_and_resume("qlearning", tmp_path)
     np.testing.assert_array_equal(np.load(tmp_path / "full" / "model.npz")["q_table"],
                                   np.load(tmp_path / "cut" / "model.npz")["q_table"])
 
