@@ -27,18 +27,23 @@ def _native_stderr_silenced():
         os.close(devnull)
 
 
-def import_tensorflow():
-    """Return ``(tensorflow, keras)``, imported with TensorFlow's start-up noise silenced."""
-    if "tensorflow" in sys.modules:
-        import keras
-        import tensorflow as tf
+def import_tensorflow(seed=None):
+    """Return ``(tensorflow, keras)``, imported with TensorFlow's start-up noise silenced.
 
-        return tf, keras
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with _native_stderr_silenced():
-        import keras
-        import tensorflow as tf
+    With ``seed``: seed Python, numpy and TensorFlow and make TensorFlow's ops deterministic, so
+    the same seed gives the same numbers on the same machine.
+    """
+    if "tensorflow" not in sys.modules:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        with _native_stderr_silenced():
+            import tensorflow as tf
 
-        tf.config.list_physical_devices()
-        tf.constant(0.0).numpy()  # the first op initialises the devices (and their messages)
+            tf.config.list_physical_devices()
+            tf.constant(0.0).numpy()  # the first op initialises the devices (and their messages)
+    import keras
+    import tensorflow as tf
+
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+        tf.config.experimental.enable_op_determinism()
     return tf, keras

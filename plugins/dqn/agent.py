@@ -47,10 +47,7 @@ class DQNAgent(Agent):
 
     def __init__(self, config, observation_space, action_space, *, seed, total_steps):
         super().__init__(config, observation_space, action_space, seed=seed, total_steps=total_steps)
-        tf, keras = import_tensorflow()
-
-        keras.utils.set_random_seed(seed)
-        tf.config.experimental.enable_op_determinism()
+        tf, keras = import_tensorflow(seed=seed)
         obs_dim = int(np.prod(observation_space.shape))
         self.q = build_q_network(obs_dim, int(action_space.n), config.hidden_sizes, "q")
         self.target = build_q_network(obs_dim, int(action_space.n), config.hidden_sizes, "q_target")

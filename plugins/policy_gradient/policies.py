@@ -32,9 +32,7 @@ class PolicyGradientAgent(Agent):
 
     def __init__(self, config, observation_space, action_space, *, seed, total_steps):
         super().__init__(config, observation_space, action_space, seed=seed, total_steps=total_steps)
-        tf, keras = import_tensorflow()
-        keras.utils.set_random_seed(seed)
-        tf.config.experimental.enable_op_determinism()
+        tf, keras = import_tensorflow(seed=seed)
         self.continuous = isinstance(action_space, spaces.Box)
         obs_dim = int(np.prod(observation_space.shape))
         n_out = int(np.prod(action_space.shape)) if self.continuous else int(action_space.n)
@@ -169,7 +167,7 @@ class PolicyGradientAgent(Agent):
         self._refresh()
 
     def save_model(self, path):
-        """The actor as a Keras model; the Gaussian's log std rides along as its last layer's name."""
+        """Actor and critic as one two-output Keras model; a Gaussian's log std in ``<path>.log_std.npy``."""
         import keras
 
         inputs = keras.Input(self.actor.input_shape[1:])
