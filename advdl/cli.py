@@ -154,6 +154,8 @@ def _run_options():
     return [
         click.Option(["--env"], help="Gymnasium environment id (e.g. CartPole-v1)."),
         click.Option(["--steps"], type=int, help="Environment steps to train for [default: preset or 100000]."),
+        click.Option(["--episodes"], type=int,
+                     help="Also stop after this many training episodes [default: preset or 0, no limit]."),
         click.Option(["--seed"], type=int, help="Random seed [default: 0]."),
         click.Option(["--preset"], help="A named preset from `advdl info ALGO` [default: the one named after --env, if any]."),
         click.Option(["--config", "config_file"], type=click.Path(dir_okay=False),
@@ -174,12 +176,12 @@ def _run_options():
     ]
 
 
-RUN_FLAG_NAMES = ("steps", "seed", "eval_interval", "eval_episodes", "final_eval_episodes",
+RUN_FLAG_NAMES = ("steps", "episodes", "seed", "eval_interval", "eval_episodes", "final_eval_episodes",
                   "checkpoint_interval")
 
 
 def _algorithm_command(spec):
-    taken = {"env", "steps", "seed", "preset", "config", "set", "out", "resume", "progress"} | set(RUN_KEYS)
+    taken = {"env", "steps", "episodes", "seed", "preset", "config", "set", "out", "resume", "progress"} | set(RUN_KEYS)
     params = _run_options()
     hyper_names = []
     for f, tp in fields_of(spec.config):

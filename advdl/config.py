@@ -33,6 +33,7 @@ class RunConfig:
     env: str = option("", "Gymnasium environment id, e.g. CartPole-v1.")
     env_kwargs: tuple[str, ...] = option((), "Keyword arguments for gymnasium.make, as KEY=VALUE pairs.")
     steps: int = option(100_000, "Environment steps to train for.")
+    episodes: int = option(0, "Also stop after this many training episodes (0: no episode limit).")
     seed: int = option(0, "Seed for the network, the environment and exploration.")
     eval_interval: int = option(10_000, "Evaluate deterministically every N env steps (0: never).")
     eval_episodes: int = option(10, "Episodes per periodic evaluation.")
@@ -47,7 +48,7 @@ class RunConfig:
         for name in ("steps",):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
-        for name in ("eval_interval", "checkpoint_interval", "seed"):
+        for name in ("episodes", "eval_interval", "checkpoint_interval", "seed"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("eval_episodes", "final_eval_episodes", "log_interval"):

@@ -126,6 +126,7 @@ def finish(trainer, spec, run_config, run_dir, preset):
     summary = {
         "algorithm": spec.name, "env": run_config.env, "seed": run_config.seed, "preset": preset,
         "env_steps": trainer.env_steps, "episodes": trainer.episodes,
+        "terminated_episodes": trainer.terminated_episodes,
         "wall_seconds": round(wall, 3), "steps_per_second": round(trainer.env_steps / max(wall, 1e-9), 1),
         "eval_seconds": round(trainer.eval_seconds, 3),
         "eval": final, "kept_best": kept, "reward_threshold": threshold,
@@ -164,10 +165,11 @@ def resume(run_dir, registry, steps=None, progress=True, callbacks=()):
             raise CheckpointError(f"--steps must exceed the {state['env_steps']} steps already trained in {run_dir}")
         run_config = build(RunConfig, {**to_dict(run_config), "steps": steps}, "--steps")
     # a run stopped during its final evaluation (no summary yet) resumes straight into it
-    if state["env_steps"] >= run_config.steps and (Path(run_dir) / SUMMARY_FILE).exists():
+    done = state["env_steps"] >= run_config.steps or 0 < run_config.episodes <= state["episodes"]
+    if done and (Path(run_dir) / SUMMARY_FILE).exists():
         raise CheckpointError(
-            f"{run_dir} already finished {state['env_steps']} steps; pass --steps N (N > "
-            f"{state['env_steps']}) to train further")
+            f"{run_dir} already finished ({state['env_steps']} steps, {state['episodes']} episodes); pass "
+            f"--steps N (N > {state['env_steps']}) to train further")
     data = load_file(Path(run_dir) / CONFIG_FILE)
     if steps is not None:
         write_config(Path(run_dir), spec, run_config, algo_config, data.get("preset"))

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-EPISODE_COLUMNS = ("episode", "env_steps", "return", "length")
+EPISODE_COLUMNS = ("episode", "env_steps", "return", "length", "terminated")
 
 
 def _crc32c_table():

@@ -61,6 +61,7 @@ class Trainer:
                                          obs_space.dtype, action_space.shape, action_space.dtype)
         self.env_steps = 0
         self.episodes = 0
+        self.terminated_episodes = 0  # ended by the environment (e.g. a goal reached), not by a time limit
         self.wall_before = 0.0
         self.recent_returns = deque(maxlen=RECENT)
         self.recent_lengths = deque(maxlen=RECENT)
@@ -116,7 +117,7 @@ class Trainer:
                         if terminated or truncated:
                             self._add_metrics(agent.train_step(self.episode_buffer.take(terminated, next_obs)))
                     if terminated or truncated:
-                        self._end_episode(i)
+                        self._end_episode(i, terminated)
                         next_obs, _ = env.reset()
                         episode_ended = True
                     obs[i] = next_obs
@@ -128,7 +129,8 @@ class Trainer:
                     self._add_metrics(agent.train_step(batch))
                 elif self.rollout is not None and self.rollout.advance():
                     self._add_metrics(agent.train_step(self.rollout.take()))
-                stop = episode_ended and cfg.stop_when_solved and self.solved_episode is not None
+                stop = episode_ended and ((cfg.stop_when_solved and self.solved_episode is not None)
+                                          or 0 < cfg.episodes <= self.episodes)
                 if cfg.eval_interval and _crossed(previous, steps, cfg.eval_interval):
                     stop = self._evaluate(progress) or stop
                 if _crossed(previous, steps, cfg.log_interval) or steps >= cfg.steps or stop:
@@ -154,13 +156,14 @@ class Trainer:
     def wall_seconds(self):
         return self.wall_before + time.perf_counter() - self._segment_start
 
-    def _end_episode(self, i):
+    def _end_episode(self, i, terminated):
         episode_return, episode_length = float(self.episode_return[i]), int(self.episode_length[i])
         self.episodes += 1
+        self.terminated_episodes += bool(terminated)
         self.recent_returns.append(episode_return)
         self.recent_lengths.append(episode_length)
         self.episode_log.write({"episode": self.episodes, "env_steps": self.env_steps + i + 1,
-                                "return": episode_return, "length": episode_length})
+                                "return": episode_return, "length": episode_length, "terminated": int(terminated)})
         if (self.solved_episode is None and self.threshold is not None
                 and len(self.recent_returns) == RECENT
                 and np.mean(self.recent_returns) >= self.threshold):
@@ -242,7 +245,7 @@ class Trainer:
             env_state = None
         state = {
             "env_steps": self.env_steps, "episodes": self.episodes,
-            "wall_seconds": self.wall_seconds(),
+            "terminated_episodes": self.terminated_episodes, "wall_seconds": self.wall_seconds(),
             "agent": self.agent.get_state(),
             "replay": self.replay.state() if self.replay is not None else None,
             "rollout": self.rollout.state() if self.rollout is not None else None,
@@ -262,6 +265,7 @@ class Trainer:
 
     def load_checkpoint(self, state):
         self.env_steps, self.episodes = state["env_steps"], state["episodes"]
+        self.terminated_episodes = state["terminated_episodes"]
         self.wall_before = state["wall_seconds"]
         self.agent.set_state(state["agent"])
         if self.replay is not None:

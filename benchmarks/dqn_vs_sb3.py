@@ -53,7 +53,7 @@ def median(values):
     return statistics.median(values) if values else None
 
 
-def aggregate(name, runs):
+def aggregate(name, runs, threshold=475.0):
     first = [r["first_eval_at_threshold"] for r in runs]
     row = {
         "name": name,
@@ -61,15 +61,17 @@ def aggregate(name, runs):
         "steps_per_second": median([r["steps_per_second"] for r in runs]),
         # the same, leaving out the time spent in periodic evaluations
         "train_steps_per_second": median([r["env_steps"] / (r["wall_seconds"] - r["eval_seconds"]) for r in runs]),
-        "wall_to_475": median([f and f["wall_seconds"] for f in first]),
-        "steps_to_475": median([f and f["env_steps"] for f in first]),
-        "reached_475": sum(f is not None for f in first),
+        "threshold": threshold,
+        "wall_to_threshold": median([f and f["wall_seconds"] for f in first]),
+        "steps_to_threshold": median([f and f["env_steps"] for f in first]),
+        "reached_threshold": sum(f is not None for f in first),
         "final_means": [round(r["final_mean"], 1) for r in runs],
-        "solved_at_end": sum(r["final_mean"] >= 475 for r in runs),
+        "final_mean_median": median([r["final_mean"] for r in runs]),
+        "solved_at_end": sum(threshold is not None and r["final_mean"] >= threshold for r in runs),
     }
     if "final_mean_best_kept" in runs[0]:
         row["final_means_best_kept"] = [round(r["final_mean_best_kept"], 1) for r in runs]
-        row["solved_at_end_best_kept"] = sum(r["final_mean_best_kept"] >= 475 for r in runs)
+        row["solved_at_end_best_kept"] = sum(r["final_mean_best_kept"] >= threshold for r in runs)
     return row
 
 
@@ -81,10 +83,11 @@ def ratio(a, b):
     return a / b if a is not None and b else None
 
 
-def print_report(rows, steps, seeds):
-    n = len(seeds)
-    print(f"CartPole-v1, {steps} env steps, seeds {','.join(map(str, seeds))}; medians over seeds\n")
-    print("| run | wall s | env steps/s | steps/s without evals | wall s to 475 | steps to 475 | reached 475 "
+def print_report(rows, steps, seeds, env_id="CartPole-v1"):
+    n, t = len(seeds), rows[0]["threshold"]
+    target = "-" if t is None else f"{t:g}"
+    print(f"{env_id}, {steps} env steps, seeds {','.join(map(str, seeds))}; medians over seeds\n")
+    print(f"| run | wall s | env steps/s | steps/s without evals | wall s to {target} | steps to {target} | reached {target} "
           "| final means (20 episodes) | solved at end |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
@@ -93,19 +96,20 @@ def print_report(rows, steps, seeds):
             finals = f"{finals}; best kept: {r['final_means_best_kept']}"
             solved += f"; best kept: {r['solved_at_end_best_kept']}/{n}"
         print(f"| {r['name']} | {fmt(r['wall_seconds'])} | {fmt(r['steps_per_second'], 0)} "
-              f"| {fmt(r['train_steps_per_second'], 0)} | {fmt(r['wall_to_475'])} | {fmt(r['steps_to_475'])} "
-              f"| {r['reached_475']}/{n} | {finals} | {solved} |")
+              f"| {fmt(r['train_steps_per_second'], 0)} | {fmt(r['wall_to_threshold'])} | {fmt(r['steps_to_threshold'])} "
+              f"| {r['reached_threshold']}/{n} | {finals} | {solved} |")
     sb3, ratios = rows[-1], {}
     for r in rows[:-1]:
         ratios[r["name"]] = {
-            "wall_to_475_vs_sb3": ratio(r["wall_to_475"], sb3["wall_to_475"]),
+            "wall_to_threshold_vs_sb3": ratio(r["wall_to_threshold"], sb3["wall_to_threshold"]),
             "steps_per_second_vs_sb3": ratio(r["steps_per_second"], sb3["steps_per_second"]),
             "train_steps_per_second_vs_sb3": ratio(r["train_steps_per_second"], sb3["train_steps_per_second"]),
         }
         x = ratios[r["name"]]
-        print(f"\n{r['name']} / SB3: wall time to 475 x{fmt(x['wall_to_475_vs_sb3'], 2)}, "
+        print(f"\n{r['name']} / SB3: wall time to {target} x{fmt(x['wall_to_threshold_vs_sb3'], 2)}, "
               f"env steps/s x{fmt(x['steps_per_second_vs_sb3'], 2)} "
-              f"(without evaluations x{fmt(x['train_steps_per_second_vs_sb3'], 2)})")
+              f"(without evaluations x{fmt(x['train_steps_per_second_vs_sb3'], 2)}); "
+              f"median final mean {fmt(r['final_mean_median'])} vs {fmt(sb3['final_mean_median'])}")
     return ratios
 
 

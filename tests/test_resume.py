@@ -22,7 +22,7 @@ SMALL_DQN = dict(steps=3000, hidden_sizes=(32, 32), learning_starts=300, train_f
 RUN_SETTINGS = ("eval_interval=1000", "checkpoint_interval=1000", "log_interval=250", "keep_best=true")
 
 
-def run_small(name, out, callbacks=(), seed=0):
+def run_small(name, out, callbacks=(), seed=0, env=None, **hyperparameters):
     """A few-second run: DQN with a small network on CartPole, or Q-learning on the Q-world."""
     from advdl.config import resolve
     from advdl.run import train
@@ -31,8 +31,8 @@ def run_small(name, out, callbacks=(), seed=0):
     spec = registry.algorithm(name)
     hyper = {"dqn": {k: v for k, v in SMALL_DQN.items() if k != "steps"},
              "a2c": {"n_envs": 4, "n_steps": 7, "hidden_sizes": (16,), "learning_rate": 3e-3},
-             "reinforce-baseline": {"hidden_sizes": (16,)}}.get(name, {})
-    env = "CartPole-v1" if name in ("dqn", "a2c", "reinforce-baseline") else "advdl/QWorld-v0"
+             "reinforce-baseline": {"hidden_sizes": (16,)}}.get(name, {}) | hyperparameters
+    env = env or ("CartPole-v1" if name in ("dqn", "a2c", "reinforce-baseline") else "advdl/QWorld-v0")
     run_flags = {"steps": 3000, "seed": seed, **dict(s.split("=") for s in RUN_SETTINGS)}
     run_config, algo_config, preset = resolve(spec, env=env, preset="", run_flags=run_flags, hyper_flags=hyper)
     return train(spec, run_config, algo_config, out, registry, preset, callbacks=callbacks)
@@ -95,11 +95,11 @@ def test_another_seed_other_numbers(tmp_path, uninterrupted_dqn):
     assert rows(uninterrupted_dqn / "episodes.csv") != rows(tmp_path / "episodes.csv")
 
 
-def interrupt_and_resume(name, tmp_path, stop_at=1500):
+def interrupt_and_resume(name, tmp_path, stop_at=1500, **settings):
     """Run ``name`` uninterrupted and cut at ``stop_at`` then resumed; return the cut run's last checkpoint step."""
-    run_small(name, tmp_path / "full")
+    run_small(name, tmp_path / "full", **settings)
     with pytest.raises(RunInterrupted):
-        run_small(name, tmp_path / "cut", callbacks=[StopAt(stop_at)])
+        run_small(name, tmp_path / "cut", callbacks=[StopAt(stop_at)], **settings)
     step = int(checkpoint.list_checkpoints(tmp_path / "cut" / "checkpoints")[-1].name[5:15])
     resume(tmp_path / "cut", get_registry(), progress=False)
     assert_same_run(tmp_path / "full", tmp_path / "cut")
@@ -108,6 +108,12 @@ def interrupt_and_resume(name, tmp_path, stop_at=1500):
 
 def test_on_policy_a2c_resumes_exactly_mid_rollout(tmp_path):
     assert interrupt_and_resume("a2c", tmp_path) % 28 != 0  # 4 envs x 7 steps: the cut falls inside a rollout
+
+
+def test_continuous_a2c_with_sde_and_normalisation_resumes_exactly(tmp_path):
+    # the noise matrices, their step counter and both running statistics are part of the state
+    interrupt_and_resume("a2c", tmp_path, env="Pendulum-v1", sde=True, sde_sample_freq=3, normalize_obs=True,
+                         normalize_reward=True)
 
 
 def test_monte_carlo_reinforce_resumes_exactly_mid_episode(tmp_path):

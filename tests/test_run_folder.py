@@ -67,3 +67,17 @@ def test_eval_record_writes_an_animation(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out) == {"mean": 100.0, "std": 0.0, "episodes": 3}
     frames = imageio.mimread(gif)
     assert len(frames) == 3  # start, state 1, the goal: the optimal two-step path
+
+
+def test_episode_budget_and_terminated_episodes(tmp_path):
+    # FrozenLake ends at a hole or the goal (terminated) or after 5 steps here (truncated)
+    out = tmp_path / "run"
+    assert run_cli("run", "qlearning", "--env", "FrozenLake-v1", "--preset", "none", "--episodes", 300,
+                   "--env-kwarg", "max_episode_steps=5", "--out", out, "--no-progress") == 0
+    summary = json.loads((out / "summary.json").read_text())
+    with open(out / "episodes.csv", newline="") as fh:
+        episodes = list(csv.DictReader(fh))
+    assert summary["episodes"] == len(episodes) == 300 and summary["env_steps"] < 100_000
+    terminated = [int(e["terminated"]) for e in episodes]
+    assert summary["terminated_episodes"] == sum(terminated) and 0 < sum(terminated) < 300
+    assert all(int(e["length"]) == 5 for e, t in zip(episodes, terminated) if not t)

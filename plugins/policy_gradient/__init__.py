@@ -10,6 +10,7 @@ from advdl import AlgorithmSpec, ConfigError, hookimpl, option
 class PolicyConfig:
     hidden_sizes: tuple[int, ...] = option((64, 64), "Hidden tanh layers of the actor and of the critic (separate networks).")
     learning_rate: float = option(7e-4, "Learning rate.")
+    learning_rate_end: float | None = option(None, "Decay the learning rate linearly to this by the last step (none: constant).")
     optimizer: Literal["rmsprop", "adam"] = option("rmsprop", "rmsprop (rho 0.99, eps 1e-5, as SB3) or adam.")
     gamma: float = option(0.99, "Discount factor in (0, 1].")
     ent_coef: float = option(0.0, "Weight of the entropy bonus (it is differentiated, so it really pushes).")
@@ -17,16 +18,28 @@ class PolicyConfig:
     max_grad_norm: float | None = option(0.5, "Clip the gradient to this global norm (none: no clipping).")
     normalize_advantage: bool = option(False, "Normalise advantages within each update.")
     log_std_init: float = option(0.0, "Initial log standard deviation of the Gaussian policy (continuous actions).")
+    sde: bool = option(False, "Continuous actions: state-dependent exploration (gSDE, Raffin et al. 2021), noise = "
+                              "actor features x a random matrix, smooth in time (what solves MountainCarContinuous).")
+    sde_sample_freq: int = option(-1, "With sde: draw a new noise matrix every N steps (-1: after every update).")
+    normalize_obs: bool = option(False, "Normalise observations by their running mean and std (SB3's VecNormalize); "
+                                        "the statistics are saved in checkpoints and in the model.")
+    state_encoder: Literal["none", "autoencoder"] = option(
+        "none", "autoencoder: the book's frozen state encoder (256-128-32), trained before the agent on states "
+                "drawn uniformly from the observation space's bounds; the networks see its 32-d code.")
 
     def __post_init__(self):
         if self.learning_rate <= 0:
             raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.learning_rate_end is not None and self.learning_rate_end < 0:
+            raise ConfigError(f"learning_rate_end must be >= 0, got {self.learning_rate_end}")
         if not 0 < self.gamma <= 1:
             raise ConfigError(f"gamma must be in (0, 1], got {self.gamma}")
         if self.ent_coef < 0 or self.vf_coef < 0:
             raise ConfigError("ent_coef and vf_coef must be >= 0")
         if self.max_grad_norm is not None and self.max_grad_norm <= 0:
             raise ConfigError(f"max_grad_norm must be > 0 or none, got {self.max_grad_norm}")
+        if self.sde_sample_freq == 0 or self.sde_sample_freq < -1:
+            raise ConfigError(f"sde_sample_freq must be >= 1 or -1, got {self.sde_sample_freq}")
         if not self.hidden_sizes or min(self.hidden_sizes) <= 0:
             raise ConfigError(f"hidden_sizes must be positive layer sizes, got {self.hidden_sizes}")
 
@@ -36,6 +49,8 @@ class A2CConfig(PolicyConfig):
     n_envs: int = option(8, "Environments stepped side by side.")
     n_steps: int = option(5, "Steps of every environment per update (the rollout is n_envs x n_steps).")
     gae_lambda: float = option(1.0, "GAE lambda in [0, 1]; 1.0 gives plain n-step returns.")
+    normalize_reward: bool = option(False, "Divide rewards by the running std of the discounted return (SB3's "
+                                           "VecNormalize); evaluations report the raw returns.")
 
     def __post_init__(self):
         super().__post_init__()
@@ -59,12 +74,51 @@ class ReinforceBaselineConfig(ReinforceConfig):
     baseline: bool = option(True, "Subtract a learned state value from the return (REINFORCE with baseline).")
 
 
+# The book's benchmark: 1,000 training episodes of MountainCarContinuous-v0 (at most 999 steps each),
+# scored over 100 deterministic episodes (the env's threshold is 90).
+MOUNTAIN_CAR_RUN = {"steps": 1_000_000, "episodes": 1000, "eval_interval": 50_000, "eval_episodes": 10,
+                    "final_eval_episodes": 100, "log_interval": 10_000, "checkpoint_interval": 100_000}
+
+
+def book_preset(method):
+    return {
+        "description": f"The book's MountainCarContinuous-v0 benchmark for {method}: 1,000 training episodes, the "
+                       "frozen autoencoder state encoder (256-128-32), white Gaussian noise.",
+        "env": "MountainCarContinuous-v0", "run": MOUNTAIN_CAR_RUN,
+        "hyperparameters": {"state_encoder": "autoencoder"},
+    }
+
+
 PRESETS = {
     "CartPole-v1": {
         "description": "rl-baselines3-zoo's CartPole-v1 settings: 8 envs, 500,000 steps, no entropy bonus.",
         "run": {"steps": 500_000, "eval_interval": 10_000, "eval_episodes": 10, "log_interval": 10_000,
                 "checkpoint_interval": 100_000},
     },
+    "MountainCarContinuous-v0": {
+        "description": "rl-baselines3-zoo's settings (4 envs x 100 steps, gSDE redrawn every 16 steps, normalised "
+                       "observations) within the book's budget of 1,000 episodes.",
+        "run": MOUNTAIN_CAR_RUN,
+        "hyperparameters": {"n_envs": 4, "n_steps": 100, "sde": True, "sde_sample_freq": 16, "normalize_obs": True},
+    },
+    "Pendulum-v1": {
+        "description": "rl-baselines3-zoo's Pendulum-v1 settings: 8 envs x 8 steps, gamma 0.9, GAE 0.9, gSDE "
+                       "(log std -2), learning rate 7e-4 decayed linearly to 0, normalised observations and "
+                       "rewards, 1,000,000 steps.",
+        "run": {"steps": 1_000_000, "eval_interval": 50_000, "eval_episodes": 10, "log_interval": 10_000,
+                "checkpoint_interval": 250_000},
+        "hyperparameters": {"n_envs": 8, "n_steps": 8, "gamma": 0.9, "gae_lambda": 0.9, "vf_coef": 0.4,
+                            "learning_rate_end": 0.0, "sde": True, "log_std_init": -2.0,
+                            "normalize_obs": True, "normalize_reward": True},
+    },
+    "Acrobot-v1": {
+        "description": "rl-baselines3-zoo's Acrobot-v1 settings: 16 envs, normalised observations and rewards, "
+                       "500,000 steps.",
+        "run": {"steps": 500_000, "eval_interval": 25_000, "eval_episodes": 10, "log_interval": 10_000,
+                "checkpoint_interval": 100_000},
+        "hyperparameters": {"n_envs": 16, "normalize_obs": True, "normalize_reward": True},
+    },
+    "book": book_preset("A2C"),
 }
 
 
@@ -73,6 +127,12 @@ REINFORCE_PRESETS = {
         "description": "CartPole-v1: 1,000 episodes at most (about 200,000 steps).",
         "run": {"steps": 200_000, "eval_interval": 20_000, "eval_episodes": 10, "log_interval": 10_000},
     },
+    "MountainCarContinuous-v0": {
+        "description": "The book's budget of 1,000 episodes, with normalised observations.",
+        "run": MOUNTAIN_CAR_RUN,
+        "hyperparameters": {"normalize_obs": True},
+    },
+    "book": book_preset("REINFORCE"),
 }
 
 
@@ -88,6 +148,12 @@ ACTOR_CRITIC_PRESETS = {
         "description": "CartPole-v1: 100,000 online updates.",
         "run": {"steps": 100_000, "eval_interval": 10_000, "eval_episodes": 10, "log_interval": 5_000},
     },
+    "MountainCarContinuous-v0": {
+        "description": "The book's budget of 1,000 episodes, with normalised observations.",
+        "run": MOUNTAIN_CAR_RUN,
+        "hyperparameters": {"normalize_obs": True},
+    },
+    "book": book_preset("Actor-Critic"),
 }
 
 
