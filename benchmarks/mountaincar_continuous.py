@@ -61,9 +61,14 @@ def main():
         print(f"| {method} | {cells('flags')} | {cells('eval_mean', '{:.1f}')} "
               f"| {sum(r['eval_mean'] >= 90 for r in mine)}/{len(mine)} | {cells('env_steps')} "
               f"| {cells('wall_seconds', '{:.0f}')} |")
-    Path(args.out).mkdir(parents=True, exist_ok=True)
-    name = "mountaincar_continuous.json" if args.preset == ENV else f"mountaincar_continuous_{args.preset}.json"
-    (Path(args.out) / name).write_text(json.dumps({"env": ENV, "preset": args.preset, "runs": rows}, indent=2))
+    # merge with earlier results of other methods or seeds (the slow actor-critic runs separately)
+    path = Path(args.out) / ("mountaincar_continuous.json" if args.preset == ENV
+                             else f"mountaincar_continuous_{args.preset}.json")
+    earlier = json.loads(path.read_text())["runs"] if path.exists() else []
+    done = {(r["method"], r["seed"]) for r in rows}
+    rows = [r for r in earlier if (r["method"], r["seed"]) not in done] + rows
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"env": ENV, "preset": args.preset, "runs": rows}, indent=2))
 
 
 if __name__ == "__main__":

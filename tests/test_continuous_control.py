@@ -137,3 +137,13 @@ def test_a2c_preset_reaches_the_flag_on_mountain_car_continuous(tmp_path):
     assert summary["episodes"] == 1000
     assert summary["terminated_episodes"] >= 900  # training episodes that reached the flag
     assert summary["eval"]["mean"] >= 90
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algorithm", ["a2c", "reinforce-baseline"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_mountain_car_presets_score_90_over_100_episodes(tmp_path, algorithm, seed):
+    # the target, met on every seed: >= 90 over 100 evaluation episodes within 1,000 training episodes
+    summary = run_algorithm(algorithm, "MountainCarContinuous-v0", tmp_path, seed=seed)
+    assert summary["episodes"] <= 1000 and summary["eval"]["episodes"] == 100
+    assert summary["eval"]["mean"] >= 90
