@@ -4,14 +4,14 @@ Importing this package is cheap (no TensorFlow, no numpy): plugins import it to 
 """
 
 from .config import option
-from .errors import AdvdlError, CheckpointError, ConfigError, EnvSpaceError, PluginError
+from .errors import AdvdlError, CheckpointError, ConfigError, DataError, EnvSpaceError, PluginError
 from .hookspecs import hookimpl
-from .registry import AlgorithmSpec, EnvSpec
+from .registry import AlgorithmSpec, DatasetSpec, EnvSpec
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AdvdlError", "Agent", "AlgorithmSpec", "CheckpointError", "ConfigError", "EnvSpaceError",
+    "AdvdlError", "Agent", "AlgorithmSpec", "CheckpointError", "ConfigError", "DataError", "DatasetSpec", "EnvSpaceError",
     "EnvSpec", "Model", "PluginError", "hookimpl", "option", "__version__",
 ]
 

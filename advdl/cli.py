@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .config import RUN_KEYS, RunConfig, describe_type, fields_of, parse_assignments
+from .config import describe_type, fields_of, parse_assignments, run_config_class, run_keys
 from .errors import AdvdlError, RunInterrupted
 
 
@@ -69,6 +69,11 @@ def listing():
              "plugin": e.plugin}
             for e in sorted(reg.envs.values(), key=lambda e: e.id)
         ],
+        "datasets": [
+            {"name": d.name, "summary": d.summary, "image_shape": list(d.image_shape), "distribution": d.distribution,
+             "version": d.version, "plugin": d.plugin}
+            for d in sorted(reg.datasets.values(), key=lambda d: d.name)
+        ],
         "errors": list(reg.errors),
     }
 
@@ -83,7 +88,7 @@ def _table(rows, headers):
 @cli.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def list_command(as_json):
-    """List the algorithms, environments and broken plugins."""
+    """List the algorithms, environments, datasets and broken plugins."""
     data = listing()
     if as_json:
         click.echo(json.dumps(data, indent=2))
@@ -93,6 +98,8 @@ def list_command(as_json):
     click.echo("Algorithms\n" + _indent(_table(rows, ("NAME", "FAMILY", "SUMMARY", "FROM"))))
     rows = [(e["id"], e["summary"], f"{e['distribution']} {e['version']}".strip()) for e in data["envs"]]
     click.echo("\nEnvironments (besides Gymnasium's own)\n" + _indent(_table(rows, ("ID", "SUMMARY", "FROM"))))
+    rows = [(d["name"], d["summary"], f"{d['distribution']} {d['version']}".strip()) for d in data["datasets"]]
+    click.echo("\nDatasets (--data NAME)\n" + _indent(_table(rows, ("NAME", "SUMMARY", "FROM"))))
     if data["errors"]:
         click.echo("\nBroken plugins (the rest work; see ADVDL_BLOCK_PLUGINS)")
         for err in data["errors"]:
@@ -112,7 +119,7 @@ def info_command(algorithm, as_json):
     params = [{"name": f.name, "type": describe_type(tp), "default": _plain(f.default),
                "help": f.metadata.get("help", "")} for f, tp in fields_of(spec.config)]
     run = [{"name": f.name, "type": describe_type(tp), "default": _plain(f.default),
-            "help": f.metadata.get("help", "")} for f, tp in fields_of(RunConfig)]
+            "help": f.metadata.get("help", "")} for f, tp in fields_of(run_config_class(spec))]
     presets = {name: p for name, p in spec.presets.items()}
     if as_json:
         click.echo(json.dumps({"name": spec.name, "family": spec.family, "summary": spec.summary,
@@ -129,12 +136,13 @@ def info_command(algorithm, as_json):
     click.echo("\nRun settings")
     click.echo(_indent(_table([(p["name"], p["type"], _show(p["default"]), p["help"]) for p in run],
                               ("NAME", "TYPE", "DEFAULT", "HELP"))))
-    click.echo("\nPresets (--preset NAME; a preset named after the --env is applied automatically)")
+    target = "--env" if spec.family == "rl" else "--data"
+    click.echo(f"\nPresets (--preset NAME; a preset named after the {target} is applied automatically)")
     if not presets:
         click.echo("  none")
     for name, p in presets.items():
         changed = ", ".join(f"{k}={_show(v)}" for k, v in {**p.get("run", {}), **p.get("hyperparameters", {})}.items())
-        env = f" [env {p['env']}]" if p.get("env") else ""
+        env = f" [env {p['env']}]" if p.get("env") else f" [data {p['data']}]" if p.get("data") else ""
         click.echo(f"  {name}{env}: {p.get('description', '')}\n      {changed}")
 
 
@@ -149,40 +157,47 @@ def _show(value):
 
 
 # -- run -------------------------------------------------------------------------------------------
-def _run_options():
-    """Click options shared by every `advdl run ALGO` command."""
-    return [
-        click.Option(["--env"], help="Gymnasium environment id (e.g. CartPole-v1)."),
-        click.Option(["--steps"], type=int, help="Environment steps to train for [default: preset or 100000]."),
-        click.Option(["--episodes"], type=int,
-                     help="Also stop after this many training episodes [default: preset or 0, no limit]."),
+def _run_options(spec):
+    """Click options shared by every `advdl run ALGO` command of the algorithm's family."""
+    if spec.family == "rl":
+        target = [
+            click.Option(["--env"], help="Gymnasium environment id (e.g. CartPole-v1)."),
+            click.Option(["--steps"], type=int, help="Environment steps to train for [default: preset or 100000]."),
+            click.Option(["--episodes"], type=int,
+                         help="Also stop after this many training episodes [default: preset or 0, no limit]."),
+            click.Option(["--env-kwarg", "env_kwargs"], multiple=True, metavar="KEY=VALUE",
+                         help="Keyword argument for gymnasium.make (e.g. is_slippery=false); repeatable."),
+            click.Option(["--eval-interval"], type=int, help="Evaluate every N env steps (0: never)."),
+            click.Option(["--eval-episodes"], type=int, help="Episodes per periodic evaluation."),
+            click.Option(["--final-eval-episodes"], type=int, help="Episodes of the final evaluation [default: 20]."),
+            click.Option(["--checkpoint-interval"], type=int, help="Checkpoint every N env steps (0: only at the end)."),
+        ]
+    else:
+        target = [
+            click.Option(["--data"], help="Dataset name (e.g. mnist; `advdl list` shows them)."),
+            click.Option(["--data-dir"], type=click.Path(file_okay=False),
+                         help="Offline directory with the dataset's files [default: $ADVDL_DATA_DIR]."),
+            click.Option(["--epochs"], type=int, help="Passes over the training images [default: preset or 10]."),
+        ]
+    return target + [
         click.Option(["--seed"], type=int, help="Random seed [default: 0]."),
-        click.Option(["--preset"], help="A named preset from `advdl info ALGO` [default: the one named after --env, if any]."),
+        click.Option(["--preset"], help="A named preset from `advdl info ALGO` [default: the one named after "
+                                        + ("--env" if spec.family == "rl" else "--data") + ", if any]."),
         click.Option(["--config", "config_file"], type=click.Path(dir_okay=False),
                      help="YAML config file (a run's config.yaml re-runs it)."),
         click.Option(["--set", "assignments"], multiple=True, metavar="KEY=VALUE",
                      help="Set a hyperparameter or run setting; repeatable."),
-        click.Option(["--env-kwarg", "env_kwargs"], multiple=True, metavar="KEY=VALUE",
-                     help="Keyword argument for gymnasium.make (e.g. is_slippery=false); repeatable."),
         click.Option(["--out"], type=click.Path(file_okay=False),
                      help="The run folder to write [default: runs/ALGO-ENV-sSEED-TIME]."),
         click.Option(["--resume"], type=click.Path(file_okay=False),
                      help="Continue the interrupted run in this folder."),
-        click.Option(["--eval-interval"], type=int, help="Evaluate every N env steps (0: never)."),
-        click.Option(["--eval-episodes"], type=int, help="Episodes per periodic evaluation."),
-        click.Option(["--final-eval-episodes"], type=int, help="Episodes of the final evaluation [default: 20]."),
-        click.Option(["--checkpoint-interval"], type=int, help="Checkpoint every N env steps (0: only at the end)."),
         click.Option(["--progress/--no-progress"], default=True, help="Show a progress bar (on a terminal)."),
     ]
 
 
-RUN_FLAG_NAMES = ("steps", "episodes", "seed", "eval_interval", "eval_episodes", "final_eval_episodes",
-                  "checkpoint_interval")
-
-
 def _algorithm_command(spec):
-    taken = {"env", "steps", "episodes", "seed", "preset", "config", "set", "out", "resume", "progress"} | set(RUN_KEYS)
-    params = _run_options()
+    params = _run_options(spec)
+    taken = {p.name for p in params} | set(run_keys(spec)) | {"config", "set"}
     hyper_names = []
     for f, tp in fields_of(spec.config):
         if f.name in taken:
@@ -241,41 +256,53 @@ def run_algorithm(name, kw, hyper_names):
         from .run import read_run
         from .run import resume as resume_run
 
-        changed = [flag for flag, key in (("--env", "env"), ("--seed", "seed"), ("--preset", "preset"),
-                                          ("--config", "config_file"), ("--set", "assignments"),
-                                          ("--env-kwarg", "env_kwargs"), ("--out", "out"))
-                   if kw[key]] + [f"--{k.replace('_', '-')}" for k in hyper_names if kw[k] is not None]
+        changed = [flag for flag, key in (("--env", "env"), ("--data", "data"), ("--seed", "seed"),
+                                          ("--preset", "preset"), ("--config", "config_file"),
+                                          ("--set", "assignments"), ("--env-kwarg", "env_kwargs"), ("--out", "out"))
+                   if kw.get(key)] + [f"--{k.replace('_', '-')}" for k in hyper_names if kw[k] is not None]
         if changed:
             raise AdvdlError(f"a resumed run keeps its settings (its config.yaml); {', '.join(changed)} "
                              f"cannot change them (only --steps can extend it)")
         resumed_spec = read_run(kw["resume"], reg)[0]
         if resumed_spec.name != name:
             raise AdvdlError(f"{kw['resume']} is a run of '{resumed_spec.name}', not '{name}'")
-        _report(resume_run(kw["resume"], reg, steps=kw["steps"], progress=kw["progress"]), kw["resume"])
+        _report(resume_run(kw["resume"], reg, steps=kw.get("steps"), progress=kw["progress"]), kw["resume"])
         return
     assignments = parse_assignments(kw["assignments"])
-    run_flags = {k: kw[k] for k in RUN_FLAG_NAMES}
+    keys = run_keys(spec)
+    run_flags = {k: kw[k] for k in keys if k in kw and k not in ("env", "data", "env_kwargs")}
     hyper_flags = {k: kw[k] for k in hyper_names if kw[k] is not None}
     for key, value in assignments.items():
-        (run_flags if key in RUN_KEYS else hyper_flags)[key] = value
-    if kw["env_kwargs"]:
+        (run_flags if key in keys else hyper_flags)[key] = value
+    if kw.get("env_kwargs"):
         run_flags["env_kwargs"] = list(kw["env_kwargs"])
     file_data = load_file(kw["config_file"]) if kw["config_file"] else None
-    run_config, algo_config, preset = resolve(spec, env=kw["env"], preset=kw["preset"], file_data=file_data,
-                                              run_flags=run_flags, hyper_flags=hyper_flags)
-    from .environments import check_env_id
+    run_config, algo_config, preset = resolve(spec, env=kw.get("env"), data=kw.get("data"), preset=kw["preset"],
+                                              file_data=file_data, run_flags=run_flags, hyper_flags=hyper_flags)
     from .run import default_run_dir, train
 
-    check_env_id(run_config.env, reg)
-    out = Path(kw["out"]) if kw["out"] else default_run_dir(name, run_config.env, run_config.seed)
+    rl = spec.family == "rl"
+    if rl:
+        from .environments import check_env_id
+
+        check_env_id(run_config.env, reg)
+    target = run_config.env if rl else run_config.data
+    out = Path(kw["out"]) if kw["out"] else default_run_dir(name, target, run_config.seed)
     if (out / "config.yaml").exists():
         raise AdvdlError(f"{out} already holds a run; resume it with --resume {out} or choose another --out")
-    click.echo(f"advdl: {name} on {run_config.env} (seed {run_config.seed}, {run_config.steps} steps"
+    budget = f"{run_config.steps} steps" if rl else f"{run_config.epochs} epochs"
+    click.echo(f"advdl: {name} on {target} (seed {run_config.seed}, {budget}"
                f"{', preset ' + preset if preset else ''}) -> {out}", err=True)
     _report(train(spec, run_config, algo_config, out, reg, preset, progress=kw["progress"]), out)
 
 
 def _report(summary, run_dir):
+    if "env" not in summary:
+        metrics = ", ".join(f"{k} {summary[k]:.4f}" for k in summary if k.startswith("test_") and k != "test_images")
+        click.echo(f"Finished {summary['algorithm']} on {summary['data']}: {summary['epochs']} epochs in "
+                   f"{summary['wall_seconds']:.1f} s ({summary['images_per_second']:.0f} images/s); {metrics}. "
+                   f"Run folder: {run_dir}")
+        return
     ev = summary["eval"]
     click.echo(f"Finished {summary['algorithm']} on {summary['env']}: {summary['env_steps']} steps in "
                f"{summary['wall_seconds']:.1f} s ({summary['steps_per_second']:.0f} steps/s); "
@@ -289,7 +316,8 @@ def _report(summary, run_dir):
 @click.argument("run_dir", type=click.Path())
 @click.option("--episodes", default=20, show_default=True, type=click.IntRange(min=1), help="Evaluation episodes.")
 @click.option("--seed", type=int, help="Seed of the evaluation episodes [default: the run's seed].")
-@click.option("--json", "as_json", is_flag=True, help="Print {\"mean\", \"std\", \"episodes\"} as JSON.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print {\"mean\", \"std\", \"episodes\"} (RL) or the test metrics (datasets) as JSON.")
 @click.option("--record", type=click.Path(dir_okay=False), help="Write one greedy episode as an animation (.gif).")
 def eval_command(run_dir, episodes, seed, as_json, record):
     """Evaluate a finished run's saved model with the deterministic policy."""
@@ -298,6 +326,8 @@ def eval_command(run_dir, episodes, seed, as_json, record):
     result = evaluate_run(run_dir, registry(), episodes, seed=seed, record=record)
     if as_json:
         click.echo(json.dumps(result))
+    elif "mean" not in result:  # a model on a dataset: its test metrics
+        click.echo(", ".join(f"{k} {v:.4f}" for k, v in result.items()))
     else:
         click.echo(f"mean {result['mean']:.2f} +/- {result['std']:.2f} over {result['episodes']} episodes"
                    + (f"; recording written to {record}" if record else ""))

@@ -56,6 +56,34 @@ class RunConfig:
                 raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
 
 
+@dataclass(frozen=True, kw_only=True)
+class DataRunConfig:
+    """Settings of a run on a dataset (supervised and generative models)."""
+
+    data: str = option("", "Dataset name (advdl list shows them), e.g. mnist.")
+    data_dir: str = option("", "Offline directory with the dataset's files, read before keras.datasets "
+                               "(default: the ADVDL_DATA_DIR environment variable).")
+    epochs: int = option(10, "Passes over the training images.")
+    seed: int = option(0, "Seed for the weights, the batch order, dropout and augmentation.")
+    log_interval: int = option(50, "Write a metrics.csv row and TensorBoard scalars every N batches.")
+
+    def __post_init__(self):
+        for name in ("epochs", "log_interval"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.seed < 0:
+            raise ConfigError(f"seed must be >= 0, got {self.seed}")
+
+
+def run_config_class(spec):
+    """RL algorithms run on environments; supervised and generative models on datasets."""
+    return RunConfig if spec.family == "rl" else DataRunConfig
+
+
+def run_keys(spec):
+    return tuple(f.name for f in dataclasses.fields(run_config_class(spec)))
+
+
 def fields_of(cls):
     """(field, resolved type) for each field of a config dataclass."""
     hints = typing.get_type_hints(cls)
@@ -197,18 +225,18 @@ def load_file(path):
     return data
 
 
-RUN_KEYS = tuple(f.name for f in dataclasses.fields(RunConfig))
 
 
-def resolve(spec, *, env=None, preset=None, file_data=None, run_flags=None, hyper_flags=None):
-    """Merge defaults < preset < config file < flags into (RunConfig, algorithm config, preset)."""
+def resolve(spec, *, env=None, preset=None, file_data=None, run_flags=None, hyper_flags=None, data=None):
+    """Merge defaults < preset < config file < flags into (run config, algorithm config, preset)."""
     file_data = dict(file_data or {})
-    env = env or file_data.get("env") or ""
+    rl = spec.family == "rl"
+    target = (env or file_data.get("env") or "") if rl else (data or file_data.get("data") or "")
     if preset is None:
         preset = file_data.get("preset")
-    if preset is None and env in spec.presets:
-        preset = env
-    if preset == "none":  # opt out of the automatic per-environment preset
+    if preset is None and target in spec.presets:
+        preset = target
+    if preset == "none":  # opt out of the automatic per-environment (per-dataset) preset
         preset = ""
     run_values, hyper_values = {}, {}
     if preset:
@@ -216,7 +244,7 @@ def resolve(spec, *, env=None, preset=None, file_data=None, run_flags=None, hype
             raise unknown_name(f"preset for {spec.name}", preset, spec.presets,
                                f" Presets: {', '.join(spec.presets) or 'none'}.")
         chosen = spec.presets[preset]
-        env = env or chosen.get("env", "")
+        target = target or chosen.get("env" if rl else "data", "")
         run_values.update(chosen.get("run", {}))
         hyper_values.update(chosen.get("hyperparameters", {}))
     file_algo = file_data.pop("algorithm", None)
@@ -229,11 +257,14 @@ def resolve(spec, *, env=None, preset=None, file_data=None, run_flags=None, hype
     hyper_values.update(hyper_flags or {})
     if isinstance(run_values.get("env_kwargs"), dict):
         run_values["env_kwargs"] = [f"{k}={v}" for k, v in run_values["env_kwargs"].items()]
-    run_values["env"] = env or run_values.get("env", "")
-    run_config = build(RunConfig, run_values, "run settings")
-    if not run_config.env:
+    key = "env" if rl else "data"
+    run_values[key] = target or run_values.get(key, "")
+    run_config = build(run_config_class(spec), run_values, "run settings")
+    if rl and not run_config.env:
         raise ConfigError(f"no environment given: use --env ENV_ID (for example --env {_example_env(spec)})")
-    algo_config = build(spec.config, hyper_values, f"{spec.name} hyperparameters", also=RUN_KEYS)
+    if not rl and not run_config.data:
+        raise ConfigError("no dataset given: use --data NAME (for example --data mnist; `advdl list` shows them)")
+    algo_config = build(spec.config, hyper_values, f"{spec.name} hyperparameters", also=run_keys(spec))
     return run_config, algo_config, preset
 
 

@@ -25,6 +25,10 @@ class PluginError(AdvdlError):
     """A plugin failed to load or to register, or two plugins claim one name."""
 
 
+class DataError(AdvdlError):
+    """A dataset that is missing, truncated or corrupt."""
+
+
 class CheckpointError(AdvdlError):
     """A run folder or checkpoint that is missing, incomplete or corrupt."""
 

@@ -31,6 +31,16 @@ def advdl_register_envs(register):
 
 
 @hookspec
+def advdl_register_datasets(register):
+    """Register image datasets by calling ``register(DatasetSpec(...))``.
+
+    ``DatasetSpec(name, loader, summary="", image_shape=(), num_classes=10)``: ``loader`` is a
+    ``"module:function"`` string naming ``function(data_dir) -> advdl.data.Dataset``, imported
+    only when a run uses the dataset. ``advdl run MODEL --data NAME`` then finds it.
+    """
+
+
+@hookspec
 def advdl_run_callbacks(algorithm, config, run_dir):
     """Return a list of extra callbacks for a run (or None).
 

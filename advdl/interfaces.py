@@ -144,16 +144,70 @@ class Agent(ABC):
 
 
 class Model(ABC):
-    """A generative or supervised model trained by the Trainer on a dataset."""
+    """A supervised or generative model, constructed as ``Model(config, data_info, seed=...,
+    total_steps=...)`` and trained by the core's DataTrainer on a dataset's images.
+
+    ``data_info`` is a ``DataInfo`` (name, image shape, number of classes); batches are uint8
+    images (B, H, W, C) with int64 labels (B,), in an order the trainer draws from the seed.
+    """
+
+    #: names of the metrics train_step returns (metrics.csv columns)
+    metric_names: ClassVar[tuple] = ()
+    #: names of the metrics evaluate returns (epochs.csv columns, summary.json)
+    test_metric_names: ClassVar[tuple] = ()
+    #: the final model's file name inside the run folder
+    model_file: ClassVar[str] = "model.keras"
+
+    def __init__(self, config, data_info, *, seed, total_steps):
+        self.config = config
+        self.data_info = data_info
+        self.seed = seed
+        self.total_steps = total_steps
+
+    @property
+    def batch_size(self):
+        return self.config.batch_size
+
+    @classmethod
+    def check_data(cls, data_info):
+        """Raise ``DataError`` (one clear sentence) for a dataset the model cannot use."""
 
     @abstractmethod
-    def train_step(self, batch):
+    def train_step(self, images, labels):
         """One optimisation step on a batch; return ``{metric: float}``."""
 
     @abstractmethod
+    def evaluate(self, images, labels):
+        """Metrics on a held-out set, e.g. ``{"test_loss", "test_accuracy"}``."""
+
+    def on_epoch_end(self, epoch):
+        """Called after every epoch (learning-rate schedules live here)."""
+
+    def count_params(self):
+        """Number of weights, reported in summary.json (None if not meaningful)."""
+        return None
+
+    def write_figures(self, run_dir, dataset):
+        """Plots of the final model for the run folder (a confusion matrix, a sample grid)."""
+
+    @abstractmethod
+    def get_state(self):
+        """Everything needed to continue training exactly (weights, optimizer, RNG states)."""
+
+    @abstractmethod
+    def set_state(self, state):
+        """Restore what ``get_state`` returned."""
+
+    @abstractmethod
     def save_model(self, path):
-        """Write the model in Keras format."""
+        """Write the final model (Keras format)."""
 
     @abstractmethod
     def load_model(self, path):
-        """Load what ``save_model`` wrote."""
+        """Load what ``save_model`` wrote; raise ``CheckpointError`` if it is unreadable."""
+
+
+class DataInfo(NamedTuple):
+    name: str
+    image_shape: tuple
+    num_classes: int

@@ -3,13 +3,18 @@
 import numpy as np
 
 
-def learning_curve(path, episode_steps, episode_returns, evaluations, title, threshold=None):
-    """Training returns (raw and a 100-episode mean) and evaluation means against env steps."""
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def learning_curve(path, episode_steps, episode_returns, evaluations, title, threshold=None):
+    """Training returns (raw and a 100-episode mean) and evaluation means against env steps."""
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
     if len(episode_returns):
         steps = np.asarray(episode_steps, dtype=float)
@@ -32,3 +37,47 @@ def learning_curve(path, episode_steps, episode_returns, evaluations, title, thr
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def epoch_curves(path, history, train_names, test_names, title):
+    """Per-epoch training and test metrics: losses on the left, the others (accuracy) on the right."""
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=100)
+    epochs = [row["epoch"] for row in history]
+    for name in (*train_names, *test_names):
+        values = [row.get(name) for row in history]
+        if epochs and all(v is not None for v in values):
+            axis = left if "loss" in name else right
+            axis.plot(epochs, values, marker="o", markersize=3, label=name)
+    for axis, label in ((left, "loss"), (right, "accuracy / other")):
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(label)
+        axis.grid(alpha=0.3)
+        if axis.lines:
+            axis.legend(fontsize="small")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def confusion_matrix(path, labels, predictions, num_classes, title):
+    """Counts of (true label, predicted label), with the count in every cell."""
+    counts = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(counts, (np.asarray(labels), np.asarray(predictions)), 1)
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 6), dpi=100)
+    ax.imshow(counts, cmap="Blues")
+    for i in range(num_classes):
+        for j in range(num_classes):
+            ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=7,
+                    color="white" if counts[i, j] > counts.max() / 2 else "black")
+    ax.set_xticks(range(num_classes))
+    ax.set_yticks(range(num_classes))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return counts

@@ -122,6 +122,8 @@ def build_registry(extra_plugins=()):
                lambda owner: functools.partial(registry.register_algorithm, owner=owner))
     _call_each(pm, "advdl_register_envs", owners, registry,
                lambda owner: functools.partial(registry.register_env, owner=owner))
+    _call_each(pm, "advdl_register_datasets", owners, registry,
+               lambda owner: functools.partial(registry.register_dataset, owner=owner))
     if _strict() and registry.errors:
         first = registry.errors[0]
         raise PluginError(f"plugin '{first['plugin']}' ({first['distribution'] or 'no distribution'}): {first['error']}")

@@ -54,6 +54,22 @@ class EnvSpec:
     version: str = ""
 
 
+@dataclass
+class DatasetSpec:
+    """A named image dataset a plugin provides: ``loader`` names ``function(data_dir) -> advdl.data.Dataset``
+    as ``"module:function"`` (imported only when the dataset is loaded); ``data_dir`` is the offline
+    directory or None."""
+
+    name: str
+    loader: str
+    summary: str = ""
+    image_shape: tuple = ()
+    num_classes: int = 10
+    plugin: str = ""
+    distribution: str = ""
+    version: str = ""
+
+
 def import_target(target, what):
     module_name, _, attr = target.partition(":")
     try:
@@ -66,6 +82,7 @@ class Registry:
     def __init__(self):
         self.algorithms = {}
         self.envs = {}
+        self.datasets = {}
         self.errors = []  # {"plugin", "distribution", "error"}
         self._conflicts = {}
 
@@ -96,6 +113,17 @@ class Registry:
         spec.plugin, spec.distribution, spec.version = plugin, dist, version
         self._add("env", self.envs, spec.id, spec)
 
+    def register_dataset(self, spec, owner):
+        plugin, dist, version = owner
+        if not isinstance(spec, DatasetSpec):
+            raise PluginError(f"register() expects a DatasetSpec, got {type(spec).__name__}")
+        if not _NAME.match(spec.name):
+            raise PluginError(f"invalid dataset name {spec.name!r} (lowercase, digits, - and _)")
+        if not _TARGET.match(spec.loader):
+            raise PluginError(f"dataset '{spec.name}': loader must be 'module:function'")
+        spec.plugin, spec.distribution, spec.version = plugin, dist, version
+        self._add("dataset", self.datasets, spec.name, spec)
+
     def _add(self, kind, table, name, spec):
         if (kind, name) in self._conflicts:
             self._conflicts[(kind, name)].append(spec)
@@ -124,6 +152,13 @@ class Registry:
         if name not in self.algorithms:
             raise unknown_name("algorithm", name, self.algorithms, " Run `advdl list` to see them all.")
         return self.algorithms[name]
+
+
+    def dataset(self, name):
+        self.check_conflict("dataset", name)
+        if name not in self.datasets:
+            raise unknown_name("dataset", name, self.datasets, f" Datasets: {', '.join(sorted(self.datasets))}.")
+        return self.datasets[name]
 
 
 def _owner(spec):

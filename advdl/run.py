@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import __version__, checkpoint
-from .config import RunConfig, build, env_kwargs_values, load_file, to_dict
+from .config import RunConfig, build, env_kwargs_values, load_file, run_config_class, to_dict
 from .environments import make_env
 from .errors import CheckpointError, EnvSpaceError, RunInterrupted
 
@@ -28,7 +28,8 @@ def write_config(run_dir, spec, run_config, algo_config, preset):
     import yaml
 
     data = {"algorithm": spec.name, "preset": preset, **to_dict(run_config)}
-    data["env_kwargs"] = env_kwargs_values(run_config.env_kwargs)
+    if spec.family == "rl":
+        data["env_kwargs"] = env_kwargs_values(run_config.env_kwargs)
     data["hyperparameters"] = to_dict(algo_config)
     checkpoint.write_atomic(run_dir / CONFIG_FILE, yaml.safe_dump(data, sort_keys=False).encode())
 
@@ -44,8 +45,10 @@ def read_run(run_dir, registry):
     spec = registry.algorithm(str(data.pop("algorithm", "")))
     hyper = data.pop("hyperparameters", {}) or {}
     data.pop("preset", None)
-    data["env_kwargs"] = [f"{k}={v}" for k, v in (data.get("env_kwargs") or {}).items()]
-    return spec, build(RunConfig, data, str(run_dir / CONFIG_FILE)), build(spec.config, hyper, "hyperparameters")
+    if spec.family == "rl":
+        data["env_kwargs"] = [f"{k}={v}" for k, v in (data.get("env_kwargs") or {}).items()]
+    return (spec, build(run_config_class(spec), data, str(run_dir / CONFIG_FILE)),
+            build(spec.config, hyper, "hyperparameters"))
 
 
 def build_agent(spec, run_config, algo_config, registry):
@@ -89,6 +92,10 @@ def train(spec, run_config, algo_config, run_dir, registry, preset=None, resume_
           progress=True, callbacks=()):
     """Train (or continue training) and write the finished run folder; returns the summary."""
     from .trainer import Interrupted, Trainer
+
+    if spec.family != "rl":
+        return train_on_data(spec, run_config, algo_config, run_dir, registry, preset, resume_state, progress,
+                             callbacks)
 
     run_dir = Path(run_dir)
     agent, env_factory = build_agent(spec, run_config, algo_config, registry)
@@ -160,6 +167,14 @@ def _versions():
 def resume(run_dir, registry, steps=None, progress=True, callbacks=()):
     spec, run_config, algo_config = read_run(run_dir, registry)
     state = checkpoint.load_latest(Path(run_dir) / "checkpoints")
+    if spec.family != "rl":
+        if steps is not None:
+            raise CheckpointError("--steps extends RL runs; a run on a dataset trains for its configured epochs")
+        if (Path(run_dir) / SUMMARY_FILE).exists():
+            raise CheckpointError(f"{run_dir} already finished its {run_config.epochs} epochs")
+        preset = load_file(Path(run_dir) / CONFIG_FILE).get("preset")
+        return train(spec, run_config, algo_config, run_dir, registry, preset, resume_state=state, progress=progress,
+                     callbacks=callbacks)
     if steps is not None:
         if steps <= state["env_steps"]:
             raise CheckpointError(f"--steps must exceed the {state['env_steps']} steps already trained in {run_dir}")
@@ -178,10 +193,18 @@ def resume(run_dir, registry, steps=None, progress=True, callbacks=()):
 
 
 def evaluate_run(run_dir, registry, episodes, seed=None, record=None):
-    """Deterministic evaluation of a finished run's saved model."""
+    """Deterministic evaluation of a finished run's saved model (RL); test metrics (datasets)."""
     from .evaluation import evaluate, stats
 
     spec, run_config, algo_config = read_run(run_dir, registry)
+    if spec.family != "rl":
+        model, dataset = build_model(spec, run_config, algo_config, registry)
+        model_path = Path(run_dir) / model.model_file
+        if not model_path.is_file():
+            raise CheckpointError(f"{run_dir} has no final model ({model.model_file}): the run did not finish; "
+                                  f"resume it with: advdl run --resume {run_dir}")
+        model.load_model(model_path)
+        return model.evaluate(dataset.x_test, dataset.y_test)
     agent, env_factory = build_agent(spec, run_config, algo_config, registry)
     model_path = Path(run_dir) / agent.model_file
     if not model_path.is_file():
@@ -213,3 +236,67 @@ def record_episode(agent, run_config, registry, path, seed):
     env.close()
     imageio.mimsave(path, frames, duration=1000 / env.metadata.get("render_fps", 30), loop=0)
     return len(frames)
+
+
+# -- runs on datasets (supervised and generative models) --------------------------------------------
+def build_model(spec, run_config, algo_config, registry):
+    """The model and its dataset, after checking the model can use the dataset."""
+    import math
+
+    from .data import load_dataset
+    from .interfaces import DataInfo
+
+    dataset = load_dataset(run_config.data, registry, run_config.data_dir or None)
+    info = DataInfo(dataset.name, tuple(dataset.image_shape), dataset.num_classes)
+    model_class = spec.load_class()
+    model_class.check_data(info)
+    batches = math.ceil(len(dataset.x_train) / algo_config.batch_size)
+    model = model_class(algo_config, info, seed=run_config.seed, total_steps=batches * run_config.epochs)
+    return model, dataset
+
+
+def train_on_data(spec, run_config, algo_config, run_dir, registry, preset, resume_state, progress, callbacks=()):
+    from .datatrainer import DataTrainer
+    from .trainer import Interrupted
+
+    run_dir = Path(run_dir)
+    model, dataset = build_model(spec, run_config, algo_config, registry)
+    if dataset.note:
+        print(f"advdl: {run_config.data}: {dataset.note}", file=sys.stderr)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if resume_state is None:
+        write_config(run_dir, spec, run_config, algo_config, preset)
+    trainer = DataTrainer(model, dataset, run_config, run_dir, progress, callbacks)
+    if resume_state is not None:
+        trainer.load_checkpoint(resume_state)
+    try:
+        with stop_on_signals(trainer):
+            trainer.train()
+    except Interrupted as stop:
+        raise RunInterrupted(
+            f"interrupted at batch {stop.env_steps}; checkpoint written to {stop.path}. "
+            f"Resume with: advdl run --resume {run_dir}") from None
+    return finish_on_data(trainer, spec, run_config, run_dir, preset, dataset)
+
+
+def finish_on_data(trainer, spec, run_config, run_dir, preset, dataset):
+    from .plots import epoch_curves
+
+    model = trainer.model
+    model.save_model(run_dir / model.model_file)
+    test = model.evaluate(dataset.x_test, dataset.y_test)
+    summary = {
+        "algorithm": spec.name, "data": run_config.data, "seed": run_config.seed, "preset": preset,
+        **test, "epochs": run_config.epochs, "steps": trainer.step,
+        "train_images": len(dataset.x_train), "test_images": len(dataset.x_test),
+        "data_source": dataset.source, "data_note": dataset.note,
+        "parameters": model.count_params(),
+        "wall_seconds": round(trainer.wall_seconds(), 3), "images_per_second": round(trainer.images_per_second(), 1),
+        "history": trainer.history, "model": model.model_file,
+        "versions": {"advdl": __version__, "python": platform.python_version(), **_versions()},
+    }
+    checkpoint.write_atomic(run_dir / SUMMARY_FILE, (json.dumps(summary, indent=2) + "\n").encode())
+    epoch_curves(run_dir / "learning_curves.png", trainer.history, model.metric_names, model.test_metric_names,
+                 f"{spec.name} on {run_config.data} (seed {run_config.seed})")
+    model.write_figures(run_dir, dataset)
+    return summary

@@ -123,11 +123,11 @@ class Progress:
     """A tqdm bar of env steps with the recent return and steps/s (the bar is off when stderr is
     not a terminal); evaluation lines go to stderr unless disabled."""
 
-    def __init__(self, total, initial, enabled):
+    def __init__(self, total, initial, enabled, unit="step"):
         from tqdm import tqdm
 
         self.enabled = enabled
-        self._bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True,
+        self._bar = tqdm(total=total, initial=initial, unit=unit, dynamic_ncols=True,
                          disable=None if enabled else True, smoothing=0.1)
 
     def update_to(self, n, **postfix):

@@ -22,7 +22,8 @@ from advdl.config import RunConfig
 from advdl.plugin_manager import build_registry
 
 ROOT = Path(__file__).resolve().parents[1]
-BUILTIN_ALGORITHMS = {"dqn", "ddqn", "qlearning", "a2c", "reinforce", "reinforce-baseline", "actor-critic"}
+BUILTIN_ALGORITHMS = {"dqn", "ddqn", "qlearning", "a2c", "reinforce", "reinforce-baseline", "actor-critic",
+                      "mlp", "cnn", "rnn", "ynet", "resnet", "densenet"}
 
 # -- plugin modules of the fake distributions ----------------------------------------------------------
 CONFIG = """

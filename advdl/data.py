@@ -1,0 +1,225 @@
+"""Image datasets: named sets (MNIST, Fashion-MNIST, CIFAR-10, synthetic ones, any a plugin
+registers), read from an offline directory first and from ``keras.datasets`` otherwise.
+
+An offline directory (``--data-dir`` or ``ADVDL_DATA_DIR``) holds, for a set NAME, either
+``NAME.npz`` with the keras layout (``x_train``, ``y_train``, ``x_test``, ``y_test``) or the
+original IDX files (``train-images-idx3-ubyte[.gz]``, ``train-labels-idx1-ubyte[.gz]``,
+``t10k-...``), directly in the directory or in ``DIR/NAME/``. A ``SHA256SUMS`` file beside them
+is checked. A directory with only the 10,000-image test set is split into train 8,000 / test
+2,000 in file order, and the Dataset says so in its ``note``.
+
+Images are uint8 arrays (N, H, W, C); labels int64 (N,). Reading never unpickles anything.
+"""
+
+import gzip
+import hashlib
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataError
+
+DATA_DIR_VARIABLE = "ADVDL_DATA_DIR"
+IDX_IMAGES, IDX_LABELS = 0x00000803, 0x00000801
+TEST_ONLY_SPLIT = 8000  # of MNIST's 10,000 test images: train on the first 8,000, test on the rest
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+    source: str  # where it was read from
+    note: str = ""  # e.g. how a test-only directory was split
+
+    @property
+    def image_shape(self):
+        return self.x_train.shape[1:]
+
+
+# -- IDX files -------------------------------------------------------------------------------------
+def read_idx(path, expected_magic):
+    """The array in an IDX file (gzip or not), checked: magic number, header and exact size."""
+    path = Path(path)
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise DataError(f"{path}: not a readable gzip file ({exc}); download it again") from None
+    if len(raw) < 4:
+        raise DataError(f"{path}: truncated ({len(raw)} bytes)")
+    magic = int.from_bytes(raw[:4], "big")
+    if magic != expected_magic:
+        kind = "images" if expected_magic == IDX_IMAGES else "labels"
+        raise DataError(f"{path}: bad magic number {magic:#010x} for IDX {kind} (expected {expected_magic:#010x})")
+    n_dims = magic & 0xFF
+    header = 4 + 4 * n_dims
+    if len(raw) < header:
+        raise DataError(f"{path}: truncated header")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(n_dims))
+    expected = header + int(np.prod(shape))
+    if len(raw) != expected:
+        raise DataError(f"{path}: wrong size, {len(raw)} bytes where the header {shape} needs {expected}; "
+                        f"the file is truncated or corrupt")
+    return np.frombuffer(raw, np.uint8, offset=header).reshape(shape)
+
+
+def verify_checksums(directory):
+    """Check every file a SHA256SUMS in ``directory`` lists (when there is one)."""
+    sums = Path(directory) / "SHA256SUMS"
+    if not sums.is_file():
+        return
+    for line in sums.read_text().splitlines():
+        if not line.strip():
+            continue
+        digest, _, name = line.strip().partition("  ")
+        path = Path(directory) / name.strip().lstrip("*")
+        if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() != digest.lower():
+            raise DataError(f"{path}: checksum mismatch against {sums}; the file is corrupt, download it again")
+
+
+def _find(directory, stem):
+    for name in (stem, stem + ".gz"):
+        if (Path(directory) / name).is_file():
+            return Path(directory) / name
+    return None
+
+
+def _images_and_labels(directory, prefix):
+    images, labels = _find(directory, f"{prefix}-images-idx3-ubyte"), _find(directory, f"{prefix}-labels-idx1-ubyte")
+    if images is None or labels is None:
+        return None
+    x, y = read_idx(images, IDX_IMAGES), read_idx(labels, IDX_LABELS)
+    if len(x) != len(y):
+        raise DataError(f"{directory}: {len(x)} images but {len(y)} labels in the {prefix} files")
+    return x, y.astype(np.int64)
+
+
+def read_npz(path):
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+    except KeyError as exc:
+        raise DataError(f"{path}: missing array {exc} (the keras layout has x_train, y_train, x_test, y_test)") from None
+    except (OSError, ValueError, zlib.error, EOFError) as exc:
+        raise DataError(f"{path}: unreadable npz ({type(exc).__name__}: {str(exc)[:120]})") from None
+    for split in ("train", "test"):
+        if len(arrays[f"x_{split}"]) != len(arrays[f"y_{split}"]):
+            raise DataError(f"{path}: x_{split} and y_{split} differ in length")
+    return arrays
+
+
+def read_directory(directory, name):
+    """The dataset ``name`` from an offline directory, or None if it is not there."""
+    for folder in (Path(directory) / name, Path(directory)):
+        if not folder.is_dir():
+            continue
+        npz = folder / f"{name}.npz"
+        if npz.is_file():
+            verify_checksums(folder)
+            a = read_npz(npz)
+            return _dataset(name, a["x_train"], a["y_train"], a["x_test"], a["y_test"], str(npz))
+        if _find(folder, "t10k-images-idx3-ubyte") is None and _find(folder, "train-images-idx3-ubyte") is None:
+            continue
+        verify_checksums(folder)
+        test = _images_and_labels(folder, "t10k")
+        train = _images_and_labels(folder, "train")
+        if train is not None and test is not None:
+            return _dataset(name, *train, *test, str(folder))
+        if test is not None:
+            x, y = test
+            k = min(TEST_ONLY_SPLIT, len(x) * 4 // 5)
+            note = (f"only the {len(x):,}-image test set was found in {folder}: trained on its first {k:,} "
+                    f"images, tested on the other {len(x) - k:,}")
+            return _dataset(name, x[:k], y[:k], x[k:], y[k:], str(folder), note)
+        raise DataError(f"{folder}: training IDX files without the t10k (test) files")
+    return None
+
+
+def _dataset(name, x_train, y_train, x_test, y_test, source, note=""):
+    def images(x):
+        x = np.asarray(x)
+        return x[..., None] if x.ndim == 3 else x
+
+    y_train, y_test = np.asarray(y_train).reshape(-1).astype(np.int64), np.asarray(y_test).reshape(-1).astype(np.int64)
+    classes = int(max(y_train.max(initial=0), y_test.max(initial=0))) + 1
+    return Dataset(name, images(x_train), y_train, images(x_test), y_test, classes, source, note)
+
+
+# -- named datasets ----------------------------------------------------------------------------------
+def data_dirs(data_dir=None):
+    """The offline directories to look in: the option, then the environment variable."""
+    dirs = [d for d in (data_dir, os.environ.get(DATA_DIR_VARIABLE)) if d]
+    return [Path(d).expanduser() for d in dict.fromkeys(dirs)]
+
+
+def load_keras(name, data_dir=None):
+    """Loader of the keras-known sets: offline directories first, then ``keras.datasets``."""
+    looked = []
+    for directory in data_dirs(data_dir):
+        looked.append(str(directory))
+        found = read_directory(directory, name)
+        if found is not None:
+            return found
+    try:
+        from .backend import import_tensorflow
+
+        _, keras = import_tensorflow()
+        (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, name).load_data()
+    except Exception as exc:
+        where = ", ".join(looked) if looked else f"no offline directory (none given; --data-dir or {DATA_DIR_VARIABLE})"
+        raise DataError(
+            f"dataset '{name}' not found: looked in {where}, then keras.datasets failed "
+            f"({type(exc).__name__}: {str(exc)[:100]}). Put its IDX files or {name}.npz (keras layout) in a "
+            f"directory and pass --data-dir DIR or set {DATA_DIR_VARIABLE}") from None
+    return _dataset(name, x_train, y_train, x_test, y_test, f"keras.datasets.{name}")
+
+
+def synthetic(name, n_train, n_test, shape, num_classes=10, seed=0):
+    """A learnable image set made on the spot: each class is a fixed random pattern plus noise."""
+    rng = np.random.default_rng(seed)
+    prototypes = rng.uniform(0, 255, (num_classes, *shape))
+
+    def make(n):
+        labels = rng.integers(0, num_classes, n)
+        images = 0.6 * prototypes[labels] + 0.4 * rng.uniform(0, 255, (n, *shape))
+        return images.astype(np.uint8), labels.astype(np.int64)
+
+    (x_train, y_train), (x_test, y_test) = make(n_train), make(n_test)
+    return Dataset(name, x_train, y_train, x_test, y_test, num_classes, "synthetic")
+
+
+def mnist(data_dir=None):
+    return load_keras("mnist", data_dir)
+
+
+def fashion_mnist(data_dir=None):
+    return load_keras("fashion_mnist", data_dir)
+
+
+def cifar10(data_dir=None):
+    return load_keras("cifar10", data_dir)
+
+
+def synthetic_mnist(data_dir=None):
+    return synthetic("synthetic_mnist", 2000, 500, (28, 28, 1))
+
+
+def synthetic_cifar(data_dir=None):
+    return synthetic("synthetic_cifar", 1000, 200, (32, 32, 3))
+
+
+def load_dataset(name, registry, data_dir=None):
+    """The named dataset, as the plugin that registered it loads it."""
+    from .registry import import_target
+
+    spec = registry.dataset(name)
+    dataset = import_target(spec.loader, f"dataset '{name}'")(data_dir)
+    if not isinstance(dataset, Dataset):
+        raise DataError(f"dataset '{name}': its loader {spec.loader} returned {type(dataset).__name__}, not a Dataset")
+    return dataset

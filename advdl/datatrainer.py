@@ -1,0 +1,137 @@
+"""The training loop for models on datasets (supervised and generative): one loop, owned by the core.
+
+Every epoch visits the training images in an order drawn from (seed, epoch), so a resumed run
+knows the order without storing it; the checkpoint holds the model's state (weights, optimizer,
+RNG variables), the position inside the epoch and the metric accumulators, so a resumed run
+continues exactly where the interrupted one stopped.
+"""
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import checkpoint
+from .runlog import CsvLog, Progress, TensorBoardWriter, truncate_csv
+from .trainer import Interrupted
+
+
+class DataTrainer:
+    def __init__(self, model, dataset, run_config, run_dir, progress=True, callbacks=()):
+        self.model, self.data, self.config = model, dataset, run_config
+        self.callbacks = list(callbacks)  # on_log(trainer, row) and on_epoch_end(trainer, row); True stops
+        self.run_dir = Path(run_dir)
+        self.show_progress = progress
+        self.batches_per_epoch = math.ceil(len(dataset.x_train) / model.batch_size)
+        self.total_steps = self.batches_per_epoch * run_config.epochs
+        self.step = 0  # batches trained so far
+        self.wall_before = 0.0
+        self.train_seconds = 0.0  # inside train_step calls only (the images/s figure)
+        self.metric_sums, self.metric_count = {}, 0
+        self.history = []  # one row per epoch
+        self._stop = False
+
+    def request_stop(self):
+        self._stop = True
+
+    def order(self, epoch):
+        return np.random.default_rng([self.config.seed, epoch]).permutation(len(self.data.x_train))
+
+    def train(self):
+        cfg, model, bs = self.config, self.model, self.model.batch_size
+        x, y = self.data.x_train, self.data.y_train
+        self._open_logs()
+        self._segment_start = time.perf_counter()
+        progress = Progress(self.total_steps, self.step, self.show_progress, unit="batch")
+        try:
+            while self.step < self.total_steps:
+                epoch, batch = divmod(self.step, self.batches_per_epoch)
+                order = self.order(epoch)
+                for b in range(batch, self.batches_per_epoch):
+                    if self._stop:
+                        raise Interrupted(self.step, self.save_checkpoint())
+                    index = order[b * bs:(b + 1) * bs]
+                    started = time.perf_counter()
+                    metrics = model.train_step(x[index], y[index])
+                    self.train_seconds += time.perf_counter() - started
+                    for key, value in metrics.items():
+                        self.metric_sums[key] = self.metric_sums.get(key, 0.0) + float(value)
+                    self.metric_count += 1
+                    self.step += 1
+                    if self.step % cfg.log_interval == 0 and self._log(progress):
+                        self.request_stop()
+                    progress.update_to(self.step)
+                self._end_epoch(epoch, progress)
+        finally:
+            progress.close()
+            self._close_logs()
+        return self.wall_seconds()
+
+    def _end_epoch(self, epoch, progress):
+        self.model.on_epoch_end(epoch)
+        test = self.model.evaluate(self.data.x_test, self.data.y_test)
+        row = {"epoch": epoch + 1, "step": self.step, "wall_seconds": round(self.wall_seconds(), 3),
+               "images_per_second": round(self.images_per_second(), 1), **self._train_means(), **test}
+        self.history.append(row)
+        self.epoch_log.write(row)
+        self.tensorboard.scalars({f"epoch/{k}": v for k, v in row.items() if k not in ("epoch", "step")}, self.step)
+        progress.write(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v:.4g}" for k, v in test.items()))
+        self.save_checkpoint()
+        if self._call("on_epoch_end", row):
+            self.request_stop()
+
+    def _call(self, method, row):
+        return any([bool(getattr(c, method)(self, row)) for c in self.callbacks if hasattr(c, method)])
+
+    def _train_means(self):
+        return {k: v / max(self.metric_count, 1) for k, v in self.metric_sums.items()}
+
+    def _log(self, progress):
+        row = {"step": self.step, "epoch": round(self.step / self.batches_per_epoch, 3),
+               "wall_seconds": round(self.wall_seconds(), 3), **self._train_means()}
+        self.metric_sums, self.metric_count = {}, 0
+        self.metrics_log.write(row)
+        self.metrics_log.flush()
+        self.tensorboard.scalars({f"train/{k}": v for k, v in row.items() if k not in ("step", "wall_seconds")},
+                                 self.step)
+        progress.update_to(self.step, **{k: f"{v:.4g}" for k, v in row.items() if k in self.model.metric_names})
+        return self._call("on_log", row)
+
+    def images_per_second(self):
+        return self.step * self.model.batch_size / max(self.train_seconds, 1e-9)
+
+    def wall_seconds(self):
+        return self.wall_before + time.perf_counter() - self._segment_start
+
+    # -- files ---------------------------------------------------------------------------------
+    def _open_logs(self):
+        d = self.run_dir
+        truncate_csv(d / "metrics.csv", "step", self.step)  # rows after the checkpoint come again
+        truncate_csv(d / "epochs.csv", "step", self.step)
+        self.metrics_log = CsvLog(d / "metrics.csv", ("step", "epoch", "wall_seconds", *self.model.metric_names))
+        self.epoch_log = CsvLog(d / "epochs.csv", ("epoch", "step", "wall_seconds", "images_per_second",
+                                                   *self.model.metric_names, *self.model.test_metric_names))
+        self.tensorboard = TensorBoardWriter(d / "tensorboard")
+        self._logs_open = True
+
+    def _close_logs(self):
+        self._logs_open = False
+        for log in (self.metrics_log, self.epoch_log, self.tensorboard):
+            log.close()
+
+    def save_checkpoint(self):
+        if getattr(self, "_logs_open", False):
+            for log in (self.metrics_log, self.epoch_log, self.tensorboard):
+                log.flush()
+        state = {"step": self.step, "wall_seconds": self.wall_seconds(), "train_seconds": self.train_seconds,
+                 "model": self.model.get_state(), "metric_sums": dict(self.metric_sums),
+                 "metric_count": self.metric_count, "history": list(self.history)}
+        return checkpoint.save(self.run_dir / "checkpoints", self.step, state)
+
+    def load_checkpoint(self, state):
+        self.step, self.wall_before = state["step"], state["wall_seconds"]
+        self.train_seconds = state["train_seconds"]
+        self.model.set_state(state["model"])
+        self.metric_sums, self.metric_count = state["metric_sums"], state["metric_count"]
+        self.history = state["history"]

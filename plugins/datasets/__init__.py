@@ -1,0 +1,17 @@
+"""advdl's named image datasets, registered through the same hook a third-party package uses."""
+
+from advdl import DatasetSpec, hookimpl
+
+
+@hookimpl
+def advdl_register_datasets(register):
+    for name, summary, shape in (
+        ("mnist", "MNIST handwritten digits, 28x28 grey, 60,000 + 10,000", (28, 28, 1)),
+        ("fashion_mnist", "Fashion-MNIST clothes, 28x28 grey, 60,000 + 10,000", (28, 28, 1)),
+        ("cifar10", "CIFAR-10 objects, 32x32 colour, 50,000 + 10,000", (32, 32, 3)),
+        ("synthetic_mnist", "made on the spot: 10 classes of 28x28 grey patterns, 2,000 + 500 (fast tests)",
+         (28, 28, 1)),
+        ("synthetic_cifar", "made on the spot: 10 classes of 32x32 colour patterns, 1,000 + 200 (fast tests)",
+         (32, 32, 3)),
+    ):
+        register(DatasetSpec(name=name, loader=f"advdl.data:{name}", summary=summary, image_shape=shape))

@@ -1,0 +1,128 @@
+"""The supervised family (the book's chapters 1 and 2): image classifiers trained on a dataset.
+Cheap to import: configs, presets and the registering hook."""
+
+from dataclasses import dataclass
+from typing import Literal
+
+from advdl import AlgorithmSpec, ConfigError, hookimpl, option
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClassifierConfig:
+    batch_size: int = option(128, "Images per gradient step.")
+    optimizer: Literal["adam", "sgd", "rmsprop"] = option("adam", "adam, sgd (momentum 0.9) or rmsprop.")
+    learning_rate: float = option(1e-3, "Learning rate (the first one, with lr_schedule=book).")
+    lr_schedule: Literal["constant", "book"] = option(
+        "constant", "book: the book's ResNet/DenseNet steps (x0.1 after 80 epochs, x0.01 after 120, x0.001 after "
+                    "160, x0.0005 after 180).")
+    augment_shift: float = option(0.0, "Random shifts of training images by up to this fraction of their size "
+                                       "(0: none; the book's CIFAR-10 augmentation uses 0.1).")
+    augment_flip: bool = option(False, "Random horizontal flips of training images (CIFAR-10; not for digits).")
+
+    def __post_init__(self):
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be at least 1, got {self.batch_size}")
+        if self.learning_rate <= 0:
+            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if not 0 <= self.augment_shift < 0.5:
+            raise ConfigError(f"augment_shift must be in [0, 0.5), got {self.augment_shift}")
+        for name in ("dropout",):
+            if hasattr(self, name) and not 0 <= getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MLPConfig(ClassifierConfig):
+    hidden_sizes: tuple[int, ...] = option((256, 256), "ReLU layers on the flattened image.")
+    dropout: float = option(0.45, "Dropout after every hidden layer.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CNNConfig(ClassifierConfig):
+    filters: int = option(64, "Filters of every convolution.")
+    conv_layers: int = option(3, "Convolutions (ReLU, kernel_size); max pooling 2 between them.")
+    kernel_size: int = option(3, "Convolution kernel size.")
+    dropout: float = option(0.2, "Dropout before the softmax layer.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RNNConfig(ClassifierConfig):
+    units: int = option(256, "Units of the recurrent layer, which reads the image row by row.")
+    cell: Literal["simple", "lstm", "gru"] = option("simple", "SimpleRNN (the book), LSTM or GRU.")
+    dropout: float = option(0.2, "Dropout of the recurrent layer's inputs.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class YNetConfig(ClassifierConfig):
+    filters: int = option(32, "Filters of each branch's first convolution (doubled at every layer).")
+    conv_layers: int = option(3, "Convolution + dropout + max-pooling blocks per branch.")
+    dilation_rate: int = option(2, "Dilation of the right branch's convolutions.")
+    dropout: float = option(0.4, "Dropout after every convolution and before the softmax layer.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResNetConfig(ClassifierConfig):
+    version: Literal[1, 2] = option(1, "ResNet v1 (He et al. 2015) or v2 (pre-activation, 2016).")
+    depth: int = option(20, "Layers: 6n+2 for v1 (20, 32, 44, 56, 110), 9n+2 for v2 (20, 56, 110).")
+    batch_size: int = option(32, "Images per gradient step.")
+    lr_schedule: Literal["constant", "book"] = option("book", "book: x0.1 after 80 epochs, x0.01 after 120, ...")
+    augment_shift: float = option(0.1, "Random shifts of training images by up to this fraction of their size.")
+    augment_flip: bool = option(True, "Random horizontal flips of training images.")
+
+    def __post_init__(self):
+        super().__post_init__()
+        step = 6 if self.version == 1 else 9
+        if self.depth < step + 2 or (self.depth - 2) % step:
+            raise ConfigError(f"depth {self.depth} does not fit ResNet v{self.version}: it must be {step}n+2 "
+                              f"({', '.join(str(step * n + 2) for n in (2, 3, 5, 6))}, ...)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DenseNetConfig(ClassifierConfig):
+    depth: int = option(100, "Layers (3 dense blocks of (depth-4)/6 bottleneck layers).")
+    growth_rate: int = option(12, "Feature maps each bottleneck layer adds (k).")
+    compression: float = option(0.5, "Transition layers keep this fraction of the feature maps.")
+    dropout: float = option(0.2, "Dropout after each bottleneck layer's convolutions.")
+    batch_size: int = option(64, "Images per gradient step.")
+    optimizer: Literal["adam", "sgd", "rmsprop"] = option("rmsprop", "adam, sgd (momentum 0.9) or rmsprop (book).")
+    lr_schedule: Literal["constant", "book"] = option("book", "book: x0.1 after 80 epochs, x0.01 after 120, ...")
+    augment_shift: float = option(0.1, "Random shifts of training images by up to this fraction of their size.")
+    augment_flip: bool = option(True, "Random horizontal flips of training images.")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.depth < 10 or (self.depth - 4) % 6:
+            raise ConfigError(f"depth must be 6n+4 (e.g. 40, 100, 190), got {self.depth}")
+        if not 0 < self.compression <= 1:
+            raise ConfigError(f"compression must be in (0, 1], got {self.compression}")
+
+
+def mnist_preset(description, epochs, **hyperparameters):
+    return {"description": description, "run": {"epochs": epochs}, "hyperparameters": hyperparameters}
+
+
+CIFAR_BOOK = {"description": "The book's CIFAR-10 run: 200 epochs (for a GPU).", "data": "cifar10",
+              "run": {"epochs": 200}}
+
+MODELS = (
+    ("mlp", "Multilayer perceptron: 256-256 ReLU, dropout 0.45 (the book's chapter 1).", MLPConfig,
+     {"mnist": mnist_preset("MNIST: 40 epochs.", 40)}, ""),
+    ("cnn", "Convolutional network: 3 convolutions of 64 filters, kernel 3, dropout 0.2 (chapter 1).", CNNConfig,
+     {"mnist": mnist_preset("MNIST: 20 epochs with shifts of up to 10%.", 20, augment_shift=0.1)}, ""),
+    ("rnn", "Recurrent network over image rows: SimpleRNN 256 (LSTM, GRU as options) (chapter 1).", RNNConfig,
+     {"mnist": mnist_preset("MNIST: 20 epochs.", 20)}, ""),
+    ("ynet", "Y-network: two convolutional branches, the second dilated, joined (chapter 2).", YNetConfig,
+     {"mnist": mnist_preset("MNIST: 20 epochs with shifts of up to 10%.", 20, augment_shift=0.1)}, ""),
+    ("resnet", "ResNet v1 / v2 for CIFAR-10, depth 20 to 110 (chapter 2).", ResNetConfig,
+     {"book": CIFAR_BOOK}, "https://arxiv.org/abs/1512.03385"),
+    ("densenet", "DenseNet-BC: depth 100, growth rate 12, compression 0.5 (chapter 2).", DenseNetConfig,
+     {"book": CIFAR_BOOK}, "https://arxiv.org/abs/1608.06993"),
+)
+
+
+@hookimpl
+def advdl_register_algorithms(register):
+    for name, summary, config, presets, paper in MODELS:
+        register(AlgorithmSpec(name=name, family="supervised", summary=summary, config=config,
+                               factory="advdl_plugins.supervised.classifier:Classifier", presets=presets,
+                               paper=paper))

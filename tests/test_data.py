@@ -1,0 +1,151 @@
+"""The data layer: IDX and npz readers, offline directories, the test-only MNIST split, clear errors
+for missing and corrupt files, synthetic sets, datasets registered by plugins."""
+
+import gzip
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from advdl import DatasetSpec, hookimpl
+from advdl.data import IDX_IMAGES, IDX_LABELS, load_dataset, read_idx
+from advdl.errors import DataError, UnknownNameError
+from advdl.plugin_manager import build_registry, get_registry
+
+SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def idx_bytes(array, magic):
+    header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def write_mnist_like(folder, n_test=50, n_train=0, gz=True, checksums=True):
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    files = {}
+    for prefix, n in (("t10k", n_test), ("train", n_train)):
+        if n:
+            files[f"{prefix}-images-idx3-ubyte"] = idx_bytes(rng.integers(0, 256, (n, 28, 28)), IDX_IMAGES)
+            files[f"{prefix}-labels-idx1-ubyte"] = idx_bytes(np.arange(n) % 10, IDX_LABELS)
+    lines = []
+    for name, raw in files.items():
+        name, raw = (name + ".gz", gzip.compress(raw)) if gz else (name, raw)
+        (folder / name).write_bytes(raw)
+        lines.append(f"{hashlib.sha256(raw).hexdigest()}  {name}")
+    if checksums:
+        (folder / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def test_idx_round_trip_gzip_and_plain(tmp_path):
+    images = np.arange(2 * 3 * 4).reshape(2, 3, 4)
+    (tmp_path / "a").write_bytes(idx_bytes(images, IDX_IMAGES))
+    (tmp_path / "a.gz").write_bytes(gzip.compress(idx_bytes(images, IDX_IMAGES)))
+    np.testing.assert_array_equal(read_idx(tmp_path / "a", IDX_IMAGES), images)
+    np.testing.assert_array_equal(read_idx(tmp_path / "a.gz", IDX_IMAGES), images)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda raw: raw[:-7], "wrong size"),
+    (lambda raw: b"\x00\x00\x08\x01" + raw[4:], "bad magic number"),
+    (lambda raw: raw[:2], "truncated"),
+])
+def test_corrupt_idx_files_are_clear_errors(tmp_path, damage, message):
+    raw = idx_bytes(np.zeros((3, 4, 4)), IDX_IMAGES)
+    (tmp_path / "x").write_bytes(damage(raw))
+    with pytest.raises(DataError, match=message):
+        read_idx(tmp_path / "x", IDX_IMAGES)
+
+
+def test_broken_gzip_is_a_clear_error(tmp_path):
+    (tmp_path / "x.gz").write_bytes(gzip.compress(idx_bytes(np.zeros((3, 4, 4)), IDX_IMAGES))[:-10])
+    with pytest.raises(DataError, match="gzip"):
+        read_idx(tmp_path / "x.gz", IDX_IMAGES)
+
+
+def test_test_only_directory_is_split_in_file_order_and_says_so(tmp_path):
+    write_mnist_like(tmp_path / "mnist", n_test=50)
+    data = load_dataset("mnist", get_registry(), tmp_path)
+    assert (len(data.x_train), len(data.x_test)) == (40, 10)  # 4/5 of a small set; 8,000 / 2,000 of MNIST's
+    assert data.x_train.shape[1:] == (28, 28, 1) and data.x_train.dtype == np.uint8
+    np.testing.assert_array_equal(data.y_train[:3], [0, 1, 2])
+    np.testing.assert_array_equal(data.y_test[:3], [0, 1, 2])  # label 40 % 10: the next in file order
+    assert "test set" in data.note and "first 40" in data.note
+
+
+def test_full_directory_plain_idx_without_checksums(tmp_path):
+    write_mnist_like(tmp_path, n_test=20, n_train=30, gz=False, checksums=False)
+    data = load_dataset("mnist", get_registry(), tmp_path)
+    assert (len(data.x_train), len(data.x_test), data.note) == (30, 20, "")
+
+
+def test_checksum_mismatch_is_reported(tmp_path):
+    folder = write_mnist_like(tmp_path / "mnist")
+    path = folder / "t10k-labels-idx1-ubyte.gz"
+    raw = gzip.decompress(path.read_bytes())
+    path.write_bytes(gzip.compress(raw[:-1] + bytes([(raw[-1] + 1) % 256])))  # still a valid IDX file
+    with pytest.raises(DataError, match="checksum mismatch"):
+        load_dataset("mnist", get_registry(), tmp_path)
+
+
+def test_npz_with_the_keras_layout(tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "cifar10.npz", x_train=rng.integers(0, 256, (6, 32, 32, 3), dtype=np.uint8),
+             y_train=np.arange(6).reshape(6, 1), x_test=np.zeros((2, 32, 32, 3), np.uint8), y_test=np.array([[1], [2]]))
+    data = load_dataset("cifar10", get_registry(), tmp_path)
+    assert data.image_shape == (32, 32, 3) and data.y_train.shape == (6,) and list(data.y_test) == [1, 2]
+    np.savez(tmp_path / "fashion_mnist.npz", x_train=np.zeros((2, 28, 28)))
+    with pytest.raises(DataError, match="missing array"):
+        load_dataset("fashion_mnist", get_registry(), tmp_path)
+
+
+def test_missing_dataset_says_where_it_looked_and_what_to_do(tmp_path, monkeypatch):
+    import advdl.backend
+
+    def offline(*args, **kwargs):
+        raise OSError("no internet")
+
+    monkeypatch.setattr(advdl.backend, "import_tensorflow", offline)  # keras.datasets' download fails here
+    monkeypatch.delenv("ADVDL_DATA_DIR", raising=False)
+    with pytest.raises(DataError) as error:
+        load_dataset("fashion_mnist", get_registry(), tmp_path)
+    message = str(error.value)
+    assert str(tmp_path) in message and "--data-dir" in message and "ADVDL_DATA_DIR" in message
+    assert "no internet" in message and "\n" not in message
+
+
+def test_unknown_dataset_has_a_did_you_mean():
+    with pytest.raises(UnknownNameError, match="Did you mean 'mnist'"):
+        load_dataset("mnsit", get_registry())
+
+
+def test_synthetic_sets_are_reproducible_and_learnable():
+    a, b = (load_dataset("synthetic_mnist", get_registry()) for _ in range(2))
+    np.testing.assert_array_equal(a.x_train, b.x_train)
+    # nearest class mean on raw pixels already separates the classes: there is signal to learn
+    means = np.stack([a.x_train[a.y_train == k].reshape(-1, 784).mean(0) for k in range(10)])
+    predicted = ((a.x_test.reshape(-1, 1, 784) - means) ** 2).sum(-1).argmin(1)
+    assert (predicted == a.y_test).mean() > 0.9
+
+
+def test_a_plugin_registers_a_dataset(tmp_path):
+    class Plugin:
+        @hookimpl
+        def advdl_register_datasets(self, register):
+            register(DatasetSpec(name="tiny", loader="advdl.data:synthetic_cifar", summary="test"))
+
+    registry = build_registry([Plugin()])
+    assert load_dataset("tiny", registry).image_shape == (32, 32, 3)
+    assert "mnist" in registry.datasets  # the built-ins are still there
+
+
+@pytest.mark.skipif(not (SHARED_MNIST / "mnist").is_dir(), reason="the shared MNIST test set is not beside the project")
+def test_the_shared_mnist_test_set(monkeypatch):
+    monkeypatch.setenv("ADVDL_DATA_DIR", os.fspath(SHARED_MNIST))
+    data = load_dataset("mnist", get_registry())
+    assert (data.x_train.shape, data.x_test.shape) == ((8000, 28, 28, 1), (2000, 28, 28, 1))
+    assert data.y_train[0] == 7 and data.num_classes == 10  # MNIST's first test digit is a 7
+    assert "8,000" in data.note and "2,000" in data.note
