@@ -5,8 +5,8 @@
 Both train the book's CNN (80,266 parameters) on the same images with batch 128 and Adam 1e-3,
 evaluating the test split after every epoch; each runs alone in its own process. Reported: wall
 seconds of the training (after start-up), training images per second, final test accuracy.
-Plain `fit` runs with Keras' defaults (XLA where it can); advdl runs its train step compiled
-without XLA under TensorFlow's op determinism, which makes runs reproducible.
+Plain `fit` runs with Keras' defaults; advdl runs its train step as a tf.function under
+TensorFlow's op determinism, which makes runs reproducible.
 """
 
 import argparse
