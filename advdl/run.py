@@ -13,7 +13,7 @@ from pathlib import Path
 from . import __version__, checkpoint
 from .config import RunConfig, build, env_kwargs_values, load_file, run_config_class, to_dict
 from .environments import make_env
-from .errors import CheckpointError, EnvSpaceError, RunInterrupted
+from .errors import CheckpointError, ConfigError, EnvSpaceError, RunInterrupted
 
 CONFIG_FILE = "config.yaml"
 SUMMARY_FILE = "summary.json"
@@ -198,6 +198,8 @@ def evaluate_run(run_dir, registry, episodes, seed=None, record=None):
 
     spec, run_config, algo_config = read_run(run_dir, registry)
     if spec.family != "rl":
+        if record:
+            raise ConfigError(f"--record animates an RL episode; {run_dir} is a {spec.family} run on {run_config.data}")
         model, dataset = build_model(spec, run_config, algo_config, registry)
         model_path = Path(run_dir) / model.model_file
         if not model_path.is_file():
@@ -284,7 +286,7 @@ def finish_on_data(trainer, spec, run_config, run_dir, preset, dataset):
 
     model = trainer.model
     model.save_model(run_dir / model.model_file)
-    test = model.evaluate(dataset.x_test, dataset.y_test)
+    test = {name: trainer.history[-1][name] for name in model.test_metric_names}  # the last epoch's evaluation
     summary = {
         "algorithm": spec.name, "data": run_config.data, "seed": run_config.seed, "preset": preset,
         **test, "epochs": run_config.epochs, "steps": trainer.step,

@@ -87,6 +87,9 @@ def test_mlp_learns_synthetic_digits_and_writes_the_run_folder(tmp_path, capsys)
     main(["eval", str(tmp_path / "run"), "--json"])
     reported = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert reported["test_accuracy"] == pytest.approx(summary["test_accuracy"])
+    with pytest.raises(SystemExit):
+        main(["eval", str(tmp_path / "run"), "--record", str(tmp_path / "x.gif")])
+    assert "--record animates an RL episode" in capsys.readouterr().err
 
 
 class StopAtBatch:
