@@ -2,6 +2,8 @@
 MNIST data, the run folder, `advdl eval`, exact resume, augmentation and clear errors."""
 
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -149,7 +151,9 @@ MNIST_TARGETS = {"cnn": 0.985, "mlp": 0.960, "rnn": 0.950, "ynet": 0.985}
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(MNIST_TARGETS))
 def test_offline_mnist_accuracy_within_three_minutes(tmp_path, name):
-    summary = run_algorithm(name, "mnist", tmp_path)
+    # the offline MNIST test set (../shared/data beside the project, or ADVDL_DATA_DIR)
+    data_dir = os.environ.get("ADVDL_DATA_DIR") or str(Path(__file__).resolve().parents[2] / "shared" / "data")
+    summary = run_algorithm(name, "mnist", tmp_path, data_dir=data_dir)
     assert summary["train_images"] == 8000 and summary["test_images"] == 2000
     assert summary["test_accuracy"] >= MNIST_TARGETS[name]
     assert summary["wall_seconds"] < 180
