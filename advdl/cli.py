@@ -298,7 +298,7 @@ def run_algorithm(name, kw, hyper_names):
 
 def _report(summary, run_dir):
     if "env" not in summary:
-        metrics = ", ".join(f"{k} {summary[k]:.4f}" for k in summary if k.startswith("test_") and k != "test_images")
+        metrics = ", ".join(f"{k} {v:.4f}" for k, v in summary["final"].items())
         click.echo(f"Finished {summary['algorithm']} on {summary['data']}: {summary['epochs']} epochs in "
                    f"{summary['wall_seconds']:.1f} s ({summary['images_per_second']:.0f} images/s); {metrics}. "
                    f"Run folder: {run_dir}")
@@ -331,3 +331,40 @@ def eval_command(run_dir, episodes, seed, as_json, record):
     else:
         click.echo(f"mean {result['mean']:.2f} +/- {result['std']:.2f} over {result['episodes']} episodes"
                    + (f"; recording written to {record}" if record else ""))
+
+
+# -- sample / score ----------------------------------------------------------------------------------
+@cli.command("sample")
+@click.argument("run_dir", type=click.Path())
+@click.option("--n", "n", default=100, show_default=True, type=int, help="Images to generate.")
+@click.option("--label", type=int, help="Class of every image (conditional models) [default: 0, 1, 2, ... cycling].")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the noise.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="FILE.png: a grid; FILE.npz: arrays images (N, H, W, C, float32 in [0, 1]) and labels.")
+def sample_command(run_dir, n, label, seed, out):
+    """Generate images with a finished generative run's model."""
+    from .run import generate_samples, load_generative, write_samples
+
+    spec, _, model, dataset = load_generative(run_dir, registry())
+    images, labels = generate_samples(spec, model, dataset, n, label, seed)
+    click.echo(f"{len(images)} images written to {write_samples(images, labels, out)}")
+
+
+@cli.command("score")
+@click.argument("run_dir", type=click.Path())
+@click.option("--n", "n", default=1000, show_default=True, type=int, help="Samples to score.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the noise.")
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+def score_command(run_dir, n, seed, as_json):
+    """Score a generative run's samples against held-out images: Frechet distance and KID on a
+    classifier's features, the classifier score, label accuracy (conditional models), and the
+    floor (the same between real training and held-out images)."""
+    from .run import score_run
+
+    result = score_run(run_dir, registry(), n, seed)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    floor = result.pop("floor")
+    for key, value in result.items():
+        click.echo(f"{key:18s} {value:.4f}" + (f"   (real data: {floor[key]:.4f})" if key in floor else ""))

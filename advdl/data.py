@@ -181,13 +181,24 @@ def load_keras(name, data_dir=None):
 
 
 def synthetic(name, n_train, n_test, shape, num_classes=10, seed=0):
-    """A learnable image set made on the spot: each class is a fixed random pattern plus noise."""
+    """A learnable image set made on the spot: each class is a fixed pattern of three soft blobs;
+    an image is its class pattern shifted by up to 2 pixels, plus noise."""
     rng = np.random.default_rng(seed)
-    prototypes = rng.uniform(0, 255, (num_classes, *shape))
+    h, w, c = shape
+    rows, cols = np.mgrid[0:h, 0:w]
+    prototypes = np.zeros((num_classes, h, w, c))
+    for k in range(num_classes):
+        for _ in range(3):
+            y, x, size = rng.uniform(4, h - 4), rng.uniform(4, w - 4), rng.uniform(1.5, 4.0)
+            blob = np.exp(-((rows - y) ** 2 + (cols - x) ** 2) / (2 * size**2))
+            prototypes[k] += blob[..., None] * rng.uniform(0.5, 1.0, c)
+    prototypes = 255 * np.clip(prototypes, 0, 1)
 
     def make(n):
         labels = rng.integers(0, num_classes, n)
-        images = 0.6 * prototypes[labels] + 0.4 * rng.uniform(0, 255, (n, *shape))
+        shifts = rng.integers(-2, 3, (n, 2))
+        images = np.stack([np.roll(prototypes[k], tuple(s), axis=(0, 1)) for k, s in zip(labels, shifts)])
+        images = np.clip(images + rng.normal(0, 12, images.shape), 0, 255)
         return images.astype(np.uint8), labels.astype(np.int64)
 
     (x_train, y_train), (x_test, y_test) = make(n_train), make(n_test)

@@ -28,7 +28,8 @@ class DataTrainer:
         self.step = 0  # batches trained so far
         self.wall_before = 0.0
         self.train_seconds = 0.0  # inside train_step calls only (the images/s figure)
-        self.metric_sums, self.metric_count = {}, 0
+        self.metric_sums, self.metric_count = {}, 0  # since the last metrics.csv row
+        self.epoch_sums, self.epoch_count = {}, 0  # since the epoch began
         self.history = []  # one row per epoch
         self._stop = False
 
@@ -55,9 +56,11 @@ class DataTrainer:
                     started = time.perf_counter()
                     metrics = model.train_step(x[index], y[index])
                     self.train_seconds += time.perf_counter() - started
-                    for key, value in metrics.items():
-                        self.metric_sums[key] = self.metric_sums.get(key, 0.0) + float(value)
+                    for sums in (self.metric_sums, self.epoch_sums):
+                        for key, value in metrics.items():
+                            sums[key] = sums.get(key, 0.0) + float(value)
                     self.metric_count += 1
+                    self.epoch_count += 1
                     self.step += 1
                     if self.step % cfg.log_interval == 0 and self._log(progress):
                         self.request_stop()
@@ -72,7 +75,9 @@ class DataTrainer:
         self.model.on_epoch_end(epoch)
         test = self.model.evaluate(self.data.x_test, self.data.y_test)
         row = {"epoch": epoch + 1, "step": self.step, "wall_seconds": round(self.wall_seconds(), 3),
-               "images_per_second": round(self.images_per_second(), 1), **self._train_means(), **test}
+               "images_per_second": round(self.images_per_second(), 1),
+               **{k: v / max(self.epoch_count, 1) for k, v in self.epoch_sums.items()}, **test}
+        self.epoch_sums, self.epoch_count = {}, 0
         self.history.append(row)
         self.epoch_log.write(row)
         self.tensorboard.scalars({f"epoch/{k}": v for k, v in row.items() if k not in ("epoch", "step")}, self.step)
@@ -84,12 +89,10 @@ class DataTrainer:
     def _call(self, method, row):
         return any([bool(getattr(c, method)(self, row)) for c in self.callbacks if hasattr(c, method)])
 
-    def _train_means(self):
-        return {k: v / max(self.metric_count, 1) for k, v in self.metric_sums.items()}
-
     def _log(self, progress):
         row = {"step": self.step, "epoch": round(self.step / self.batches_per_epoch, 3),
-               "wall_seconds": round(self.wall_seconds(), 3), **self._train_means()}
+               "wall_seconds": round(self.wall_seconds(), 3),
+               **{k: v / max(self.metric_count, 1) for k, v in self.metric_sums.items()}}
         self.metric_sums, self.metric_count = {}, 0
         self.metrics_log.write(row)
         self.metrics_log.flush()
@@ -126,7 +129,8 @@ class DataTrainer:
                 log.flush()
         state = {"step": self.step, "wall_seconds": self.wall_seconds(), "train_seconds": self.train_seconds,
                  "model": self.model.get_state(), "metric_sums": dict(self.metric_sums),
-                 "metric_count": self.metric_count, "history": list(self.history)}
+                 "metric_count": self.metric_count, "epoch_sums": dict(self.epoch_sums),
+                 "epoch_count": self.epoch_count, "history": list(self.history)}
         return checkpoint.save(self.run_dir / "checkpoints", self.step, state)
 
     def load_checkpoint(self, state):
@@ -134,4 +138,5 @@ class DataTrainer:
         self.train_seconds = state["train_seconds"]
         self.model.set_state(state["model"])
         self.metric_sums, self.metric_count = state["metric_sums"], state["metric_count"]
+        self.epoch_sums, self.epoch_count = state["epoch_sums"], state["epoch_count"]
         self.history = state["history"]

@@ -187,6 +187,13 @@ class Model(ABC):
         """Number of weights, reported in summary.json (None if not meaningful)."""
         return None
 
+    #: generative models: True when ``generate`` takes labels
+    conditional: ClassVar[bool] = False
+
+    def generate(self, n, labels=None, seed=0):
+        """Generative models: ``n`` images, float32 (n, H, W, C) in [0, 1], from noise drawn with ``seed``."""
+        raise NotImplementedError
+
     def write_figures(self, run_dir, dataset):
         """Plots of the final model for the run folder (a confusion matrix, a sample grid)."""
 

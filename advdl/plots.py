@@ -81,3 +81,16 @@ def confusion_matrix(path, labels, predictions, num_classes, title):
     fig.savefig(path)
     plt.close(fig)
     return counts
+
+
+def image_grid(path, images, columns):
+    """Images in [0, 1] (N, H, W, C) tiled into one PNG, ``columns`` per row."""
+    images = np.clip(np.asarray(images, dtype=np.float32), 0, 1)
+    n, h, w, c = images.shape
+    rows = -(-n // columns)
+    grid = np.ones((rows * h, columns * w, c), np.float32)
+    for i, image in enumerate(images):
+        r, k = divmod(i, columns)
+        grid[r * h:(r + 1) * h, k * w:(k + 1) * w] = image
+    plt = _pyplot()
+    plt.imsave(path, grid[..., 0] if c == 1 else grid, cmap="gray" if c == 1 else None, vmin=0, vmax=1)

@@ -89,13 +89,13 @@ def stop_on_signals(trainer):
 
 
 def train(spec, run_config, algo_config, run_dir, registry, preset=None, resume_state=None,
-          progress=True, callbacks=()):
+          progress=True, callbacks=(), dataset=None):
     """Train (or continue training) and write the finished run folder; returns the summary."""
     from .trainer import Interrupted, Trainer
 
     if spec.family != "rl":
         return train_on_data(spec, run_config, algo_config, run_dir, registry, preset, resume_state, progress,
-                             callbacks)
+                             callbacks, dataset)
 
     run_dir = Path(run_dir)
     agent, env_factory = build_agent(spec, run_config, algo_config, registry)
@@ -241,14 +241,14 @@ def record_episode(agent, run_config, registry, path, seed):
 
 
 # -- runs on datasets (supervised and generative models) --------------------------------------------
-def build_model(spec, run_config, algo_config, registry):
-    """The model and its dataset, after checking the model can use the dataset."""
+def build_model(spec, run_config, algo_config, registry, dataset=None):
+    """The model and its dataset (loaded unless given), after checking the model can use the dataset."""
     import math
 
     from .data import load_dataset
     from .interfaces import DataInfo
 
-    dataset = load_dataset(run_config.data, registry, run_config.data_dir or None)
+    dataset = dataset or load_dataset(run_config.data, registry, run_config.data_dir or None)
     info = DataInfo(dataset.name, tuple(dataset.image_shape), dataset.num_classes)
     model_class = spec.load_class()
     model_class.check_data(info)
@@ -257,17 +257,23 @@ def build_model(spec, run_config, algo_config, registry):
     return model, dataset
 
 
-def train_on_data(spec, run_config, algo_config, run_dir, registry, preset, resume_state, progress, callbacks=()):
+def train_on_data(spec, run_config, algo_config, run_dir, registry, preset, resume_state, progress, callbacks=(),
+                  dataset=None):
     from .datatrainer import DataTrainer
     from .trainer import Interrupted
 
     run_dir = Path(run_dir)
-    model, dataset = build_model(spec, run_config, algo_config, registry)
-    if dataset.note:
+    given = dataset is not None  # a caller that passes the dataset has reported its note already
+    model, dataset = build_model(spec, run_config, algo_config, registry, dataset)
+    if dataset.note and not given:
         print(f"advdl: {run_config.data}: {dataset.note}", file=sys.stderr)
     run_dir.mkdir(parents=True, exist_ok=True)
     if resume_state is None:
         write_config(run_dir, spec, run_config, algo_config, preset)
+    if spec.family == "generative":
+        from .scoring import scorer_for
+
+        model.scorer, model.run_dir = scorer_for(dataset, registry), run_dir
     trainer = DataTrainer(model, dataset, run_config, run_dir, progress, callbacks)
     if resume_state is not None:
         trainer.load_checkpoint(resume_state)
@@ -286,10 +292,11 @@ def finish_on_data(trainer, spec, run_config, run_dir, preset, dataset):
 
     model = trainer.model
     model.save_model(run_dir / model.model_file)
-    test = {name: trainer.history[-1][name] for name in model.test_metric_names}  # the last epoch's evaluation
+    last = trainer.history[-1]  # the last epoch's evaluation
+    test = {name: last[name] for name in model.test_metric_names if name in last}
     summary = {
         "algorithm": spec.name, "data": run_config.data, "seed": run_config.seed, "preset": preset,
-        **test, "epochs": run_config.epochs, "steps": trainer.step,
+        **test, "final": test, "epochs": run_config.epochs, "steps": trainer.step,
         "train_images": len(dataset.x_train), "test_images": len(dataset.x_test),
         "data_source": dataset.source, "data_note": dataset.note,
         "parameters": model.count_params(),
@@ -302,3 +309,64 @@ def finish_on_data(trainer, spec, run_config, run_dir, preset, dataset):
                  f"{spec.name} on {run_config.data} (seed {run_config.seed})")
     model.write_figures(run_dir, dataset)
     return summary
+
+
+# -- generative models: samples and scores -----------------------------------------------------------
+def load_generative(run_dir, registry):
+    """(spec, run config, model with its final weights, dataset) of a finished generative run."""
+    spec, run_config, algo_config = read_run(run_dir, registry)
+    if spec.family != "generative":
+        raise ConfigError(f"{run_dir} is a {spec.family} run of '{spec.name}'; sample and score need a generative model")
+    model, dataset = build_model(spec, run_config, algo_config, registry)
+    model_path = Path(run_dir) / model.model_file
+    if not model_path.is_file():
+        raise CheckpointError(f"{run_dir} has no final model ({model.model_file}): the run did not finish; "
+                              f"resume it with: advdl run --resume {run_dir}")
+    model.load_model(model_path)
+    return spec, run_config, model, dataset
+
+
+def generate_samples(spec, model, dataset, n, label=None, seed=0):
+    """(images, labels): labels are the asked ones for a conditional model (cycling 0..K-1 without
+    ``label``), -1 for an unconditional one."""
+    import numpy as np
+
+    if n < 1:
+        raise ConfigError(f"--n must be at least 1, got {n}")
+    if label is not None and not model.conditional:
+        raise ConfigError(f"--label needs a conditional model; '{spec.name}' is unconditional")
+    if label is not None and not 0 <= label < dataset.num_classes:
+        raise ConfigError(f"--label must be in 0..{dataset.num_classes - 1}, got {label}")
+    if model.conditional:
+        labels = np.full(n, label) if label is not None else np.arange(n) % dataset.num_classes
+    else:
+        labels = np.full(n, -1)
+    return model.generate(n, labels if model.conditional else None, seed), labels.astype(np.int64)
+
+
+def write_samples(images, labels, out):
+    """A grid (.png) or the arrays ``images`` and ``labels`` (.npz)."""
+    import numpy as np
+
+    from .plots import image_grid
+
+    out = Path(out)
+    if out.suffix not in (".png", ".npz"):
+        raise ConfigError(f"--out must end in .png (a grid) or .npz (arrays), got {out.name}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".png":
+        image_grid(out, images, min(10, len(images)))
+    else:
+        np.savez(out, images=images.astype(np.float32), labels=labels)
+    return out
+
+
+def score_run(run_dir, registry, n=1000, seed=0):
+    """Scores of ``n`` samples against the held-out images, with the real-data floor."""
+    from .scoring import score, scorer_for
+
+    spec, run_config, model, dataset = load_generative(run_dir, registry)
+    images, labels = generate_samples(spec, model, dataset, n, seed=seed)
+    scorer = scorer_for(dataset, registry)
+    floor_images = dataset.x_train[:len(dataset.x_test)]
+    return score(scorer, images, dataset.x_test, labels if model.conditional else None, floor_images)

@@ -1,0 +1,111 @@
+"""GANs and the scoring facility: the metrics on known cases, training that lowers the Frechet
+distance, `advdl sample` and `advdl score`, clear errors."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from conftest import assert_user_error
+
+from advdl.scoring import classifier_score, frechet_distance, kernel_inception_distance
+from advdl.testing import run_algorithm
+
+
+@pytest.fixture(scope="module", autouse=True)
+def scorer_cache(tmp_path_factory):
+    """One scorer cache for the module: the classifier is trained once per dataset."""
+    before = os.environ.get("ADVDL_CACHE_DIR")
+    os.environ["ADVDL_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if before is None:
+        os.environ.pop("ADVDL_CACHE_DIR")
+    else:
+        os.environ["ADVDL_CACHE_DIR"] = before
+
+
+def test_frechet_distance_of_gaussians_matches_the_closed_form():
+    rng = np.random.default_rng(0)
+    a = rng.normal(0.0, 1.0, (20000, 3))
+    b = rng.normal(2.0, 2.0, (20000, 3))
+    # ||mu_a - mu_b||^2 + sum(1 + 4 - 2 * sqrt(1 * 4)) per dimension = 3 * 4 + 3 * 1
+    assert frechet_distance(a, b) == pytest.approx(15.0, rel=0.03)
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_kid_is_near_zero_for_one_distribution_and_positive_for_two():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(1000, 8)), rng.normal(size=(1000, 8))
+    assert abs(kernel_inception_distance(a, b)) < 0.05
+    assert kernel_inception_distance(a, b + 1.0) > 1.0
+
+
+def test_classifier_score_ranges_from_one_to_the_number_of_classes():
+    assert classifier_score(np.full((100, 10), 0.1)) == pytest.approx(1.0)
+    assert classifier_score(np.eye(10)[np.arange(100) % 10]) == pytest.approx(10.0, rel=1e-6)
+
+
+@pytest.fixture(scope="module")
+def trained_cgan(tmp_path_factory):
+    """A conditional GAN trained 250 steps on synthetic digits (about 30 s, the scorer included)."""
+    out = tmp_path_factory.mktemp("cgan") / "run"
+    summary = run_algorithm("cgan", "synthetic_mnist", out, epochs=2, sample_every=1, batch_size=16,
+                            d_learning_rate=4e-4, g_learning_rate=2e-4)
+    return out, summary
+
+
+def test_training_lowers_the_frechet_distance(trained_cgan):
+    out, summary = trained_cgan
+    distances = [row["frechet_distance"] for row in summary["history"]]
+    untrained = _untrained_distance(out)
+    assert distances[-1] < 0.5 * untrained  # clearly below an untrained generator
+    assert distances[-1] < distances[0]  # and falling over training
+    assert (out / "samples.png").is_file() and len(list((out / "samples").glob("epoch-*.png"))) == 2
+    assert summary["label_accuracy"] > 0.2  # chance: 0.1; the default MNIST preset reaches far more
+
+
+def _untrained_distance(run_dir):
+    from advdl.data import load_dataset
+    from advdl.plugin_manager import get_registry
+    from advdl.run import build_model, read_run
+    from advdl.scoring import scorer_for
+
+    registry = get_registry()
+    spec, run_config, algo_config = read_run(run_dir, registry)
+    dataset = load_dataset("synthetic_mnist", registry)
+    model, _ = build_model(spec, run_config, algo_config, registry, dataset)
+    model.scorer = scorer_for(dataset, registry)
+    return model.evaluate(dataset.x_test, dataset.y_test)["frechet_distance"]
+
+
+def test_sample_writes_a_grid_and_arrays(cli, trained_cgan, tmp_path):
+    out, _ = trained_cgan
+    assert cli("sample", out, "--n", 12, "--label", 3, "--out", tmp_path / "s.npz").code == 0
+    data = np.load(tmp_path / "s.npz")
+    assert data["images"].shape == (12, 28, 28, 1) and data["images"].dtype == np.float32
+    assert 0.0 <= data["images"].min() and data["images"].max() <= 1.0 and set(data["labels"]) == {3}
+    assert cli("sample", out, "--n", 20, "--out", tmp_path / "s.png").code == 0
+    assert (tmp_path / "s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_score_reports_distances_and_the_real_data_floor(cli, trained_cgan):
+    out, _ = trained_cgan
+    result = cli("score", out, "--n", 500, "--json")
+    assert result.code == 0, str(result)
+    scores = json.loads(result.out)
+    assert {"frechet_distance", "kid", "classifier_score", "label_accuracy", "floor"} <= set(scores)
+    assert scores["floor"]["frechet_distance"] < scores["frechet_distance"]
+
+
+def test_bad_sample_requests_are_one_line_errors(cli, trained_cgan, tmp_path, finished_run):
+    out, _ = trained_cgan
+    assert_user_error(cli("sample", out, "--n", 0, "--out", tmp_path / "x.png"), "--n must be at least 1")
+    assert_user_error(cli("sample", out, "--label", 10, "--out", tmp_path / "x.png"), "--label must be in 0..9")
+    assert_user_error(cli("sample", out, "--out", tmp_path / "x.jpg"), ".png", ".npz")
+    assert_user_error(cli("sample", finished_run, "--out", tmp_path / "x.png"), "generative model")
+
+
+def test_label_for_an_unconditional_model_is_an_error(cli, tmp_path):
+    out = tmp_path / "dcgan"
+    run_algorithm("dcgan", "synthetic_mnist", out, epochs=1, batch_size=100)
+    assert_user_error(cli("sample", out, "--label", 1, "--out", tmp_path / "x.png"), "unconditional")
