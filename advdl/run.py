@@ -91,7 +91,7 @@ def stop_on_signals(trainer):
 def train(spec, run_config, algo_config, run_dir, registry, preset=None, resume_state=None,
           progress=True, callbacks=(), dataset=None):
     """Train (or continue training) and write the finished run folder; returns the summary."""
-    from .trainer import Interrupted, Trainer
+    from .trainer import Trainer
 
     if spec.family != "rl":
         return train_on_data(spec, run_config, algo_config, run_dir, registry, preset, resume_state, progress,
@@ -106,6 +106,14 @@ def train(spec, run_config, algo_config, run_dir, registry, preset=None, resume_
         algorithm=spec.name, config=run_config, run_dir=run_dir)
     all_callbacks = [c for group in plugin_callbacks if group for c in group] + list(callbacks)
     trainer = Trainer(agent, env_factory, run_config, run_dir, all_callbacks, progress)
+    run_trainer(trainer, resume_state, run_dir, "step")
+    return finish(trainer, spec, run_config, run_dir, preset)
+
+
+def run_trainer(trainer, resume_state, run_dir, unit):
+    """Continue from ``resume_state`` (if any) and train; a requested stop becomes RunInterrupted."""
+    from .trainer import Interrupted
+
     if resume_state is not None:
         trainer.load_checkpoint(resume_state)
     try:
@@ -113,9 +121,8 @@ def train(spec, run_config, algo_config, run_dir, registry, preset=None, resume_
             trainer.train()
     except Interrupted as stop:
         raise RunInterrupted(
-            f"interrupted at step {stop.env_steps}; checkpoint written to {stop.path}. "
+            f"interrupted at {unit} {stop.env_steps}; checkpoint written to {stop.path}. "
             f"Resume with: advdl run --resume {run_dir}") from None
-    return finish(trainer, spec, run_config, run_dir, preset)
 
 
 def finish(trainer, spec, run_config, run_dir, preset):
@@ -260,7 +267,6 @@ def build_model(spec, run_config, algo_config, registry, dataset=None):
 def train_on_data(spec, run_config, algo_config, run_dir, registry, preset, resume_state, progress, callbacks=(),
                   dataset=None):
     from .datatrainer import DataTrainer
-    from .trainer import Interrupted
 
     run_dir = Path(run_dir)
     given = dataset is not None  # a caller that passes the dataset has reported its note already
@@ -275,15 +281,7 @@ def train_on_data(spec, run_config, algo_config, run_dir, registry, preset, resu
 
         model.scorer, model.run_dir = scorer_for(dataset, registry), run_dir
     trainer = DataTrainer(model, dataset, run_config, run_dir, progress, callbacks)
-    if resume_state is not None:
-        trainer.load_checkpoint(resume_state)
-    try:
-        with stop_on_signals(trainer):
-            trainer.train()
-    except Interrupted as stop:
-        raise RunInterrupted(
-            f"interrupted at batch {stop.env_steps}; checkpoint written to {stop.path}. "
-            f"Resume with: advdl run --resume {run_dir}") from None
+    run_trainer(trainer, resume_state, run_dir, "batch")
     return finish_on_data(trainer, spec, run_config, run_dir, preset, dataset)
 
 
