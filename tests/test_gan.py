@@ -109,3 +109,18 @@ def test_label_for_an_unconditional_model_is_an_error(cli, tmp_path):
     out = tmp_path / "dcgan"
     run_algorithm("dcgan", "synthetic_mnist", out, epochs=1, batch_size=100)
     assert_user_error(cli("sample", out, "--label", 1, "--out", tmp_path / "x.png"), "unconditional")
+
+
+def test_interrupted_gan_resumes_exactly(tmp_path):
+    from test_supervised import StopAtBatch, _same_history
+
+    from advdl.errors import RunInterrupted
+    from advdl.plugin_manager import get_registry
+    from advdl.run import resume
+
+    settings = dict(epochs=2, batch_size=100, log_interval=5)  # 20 steps per epoch of synthetic digits
+    full = run_algorithm("dcgan", "synthetic_mnist", tmp_path / "full", **settings)
+    with pytest.raises(RunInterrupted):
+        run_algorithm("dcgan", "synthetic_mnist", tmp_path / "cut", callbacks=[StopAtBatch(25)], **settings)
+    resumed = resume(tmp_path / "cut", get_registry(), progress=False)
+    assert _same_history(resumed, full) and resumed["frechet_distance"] == full["frechet_distance"]
