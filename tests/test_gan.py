@@ -124,3 +124,30 @@ def test_interrupted_gan_resumes_exactly(tmp_path):
         run_algorithm("dcgan", "synthetic_mnist", tmp_path / "cut", callbacks=[StopAtBatch(25)], **settings)
     resumed = resume(tmp_path / "cut", get_registry(), progress=False)
     assert _same_history(resumed, full) and resumed["frechet_distance"] == full["frechet_distance"]
+
+
+def test_gradient_penalty_of_a_linear_critic_is_the_closed_form():
+    import keras
+    import tensorflow as tf
+    from advdl_plugins.gan import WGANConfig
+    from advdl_plugins.gan.gan import GAN
+
+    from advdl.interfaces import DataInfo
+
+    model = GAN(WGANConfig(gradient_penalty=10.0, clip_value=None), DataInfo("x", (28, 28, 1), 10), seed=0,
+                total_steps=1)
+    critic = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(1, use_bias=False)])
+    weights = np.random.default_rng(0).normal(0, 0.05, (784, 1)).astype(np.float32)
+    critic.set_weights([weights])
+    model.discriminator = critic  # grad_x of w.x is w everywhere: the penalty is (|w| - 1)^2
+    rng = np.random.default_rng(1)
+    real, fake = (tf.constant(rng.uniform(0, 1, (8, 28, 28, 1)), tf.float32) for _ in range(2))
+    mix = tf.constant(rng.uniform(0, 1, (8, 1, 1, 1)), tf.float32)
+    penalty = float(model.gradient_penalty(real, fake, tf.zeros(8, tf.int64), mix))
+    assert penalty == pytest.approx((np.linalg.norm(weights) - 1.0) ** 2, rel=1e-4)
+    # and a compiled WGAN-GP step runs with it: finite losses
+    model = GAN(WGANConfig(gradient_penalty=10.0, clip_value=None, critic_steps=2), DataInfo("x", (28, 28, 1), 10),
+                seed=0, total_steps=1)
+    images = np.random.default_rng(2).integers(0, 256, (16, 28, 28, 1), dtype=np.uint8)
+    losses = model.train_step(images, np.zeros(16, np.int64))
+    assert all(np.isfinite(v) for v in losses.values())

@@ -19,6 +19,9 @@ class GANConfig:
                 "the discriminator predicts it with a second head (ACGAN).")
     critic_steps: int = option(1, "Discriminator (critic) updates per generator update (WGAN: 5).")
     clip_value: float | None = option(None, "Clip the critic's weights to [-c, c] after each update (WGAN: 0.01).")
+    gradient_penalty: float = option(0.0, "WGAN-GP: weight of (|grad D(x_mix)| - 1)^2 at images mixed from real and "
+                                          "fake by a uniform(0, 1) share per sample (use with clip_value=none; "
+                                          "Gulrajani et al. use 10).")
     sample_every: int = option(5, "Write a fixed-noise sample grid every N epochs (and at the end).")
 
     def __post_init__(self):
@@ -30,6 +33,8 @@ class GANConfig:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.clip_value is not None and self.clip_value <= 0:
             raise ConfigError(f"clip_value must be > 0 or none, got {self.clip_value}")
+        if self.gradient_penalty < 0:
+            raise ConfigError(f"gradient_penalty must be >= 0, got {self.gradient_penalty}")
 
 
 @dataclass(frozen=True, kw_only=True)

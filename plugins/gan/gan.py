@@ -4,6 +4,7 @@
     bce:            D: -log D(x) - log(1 - D(G(z)))        G: -log D(G(z))
     least_squares:  D: (D(x) - 1)^2 + D(G(z))^2             G: (D(G(z)) - 1)^2
     wasserstein:    D: D(G(z)) - D(x), weights clipped      G: -D(G(z))
+                    (or, with gradient_penalty, + lambda (|grad D(x_mix)| - 1)^2 instead of clipping)
     auxiliary (ACGAN) adds the label's cross-entropy to both losses.
 """
 
@@ -143,6 +144,9 @@ class GAN(Model):
             fake = self.generator(self._inputs(z, fake_labels), training=True)
             with tf.GradientTape() as tape:
                 d_loss = self._discriminate(real, labels, True) + self._discriminate(fake, fake_labels, False)
+                if c.gradient_penalty:
+                    mix = self.rng.uniform([n, 1, 1, 1])
+                    d_loss += c.gradient_penalty * self.gradient_penalty(real, fake, labels, mix)
             self.d_optimizer.apply(tape.gradient(d_loss, d_vars), d_vars)
             if c.clip_value is not None:
                 for v in d_vars:
@@ -154,6 +158,19 @@ class GAN(Model):
             g_loss = self._discriminate(fake, fake_labels, True)
         self.g_optimizer.apply(tape.gradient(g_loss, g_vars), g_vars)
         return d_loss, g_loss
+
+    def gradient_penalty(self, real, fake, labels, mix):
+        """Mean of (|grad_x D(x)| - 1)^2 at x = mix * real + (1 - mix) * fake (WGAN-GP)."""
+        import tensorflow as tf
+
+        mixed = mix * real + (1.0 - mix) * fake
+        with tf.GradientTape() as tape:
+            tape.watch(mixed)
+            out = self.discriminator(self._d_inputs(mixed, labels), training=True)
+            logits = out[0] if self.config.conditional == "auxiliary" else out
+        grads = tape.gradient(logits, mixed)
+        norms = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]) + 1e-12)
+        return tf.reduce_mean(tf.square(norms - 1.0))
 
     # -- sampling and scoring ----------------------------------------------------------------------
     def generate(self, n, labels=None, seed=0):
