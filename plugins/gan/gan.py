@@ -76,7 +76,8 @@ class GAN(Model):
         self.g_optimizer.build(self.generator.trainable_variables)
         self.rng = tf.random.Generator.from_seed(seed)
         self._train = tf.function(self._train_graph)
-        self._generate = tf.function(lambda *inputs: self.generator(list(inputs), training=False))
+        self._generate = tf.function(
+            lambda *inputs: self.generator(list(inputs) if len(inputs) > 1 else inputs[0], training=False))
         fixed = np.random.default_rng(seed + 1)
         self.fixed_noise = fixed.uniform(-1, 1, (GRID * GRID, c.latent_dim)).astype(np.float32)
         self.fixed_labels = np.repeat(np.arange(GRID), GRID) % max(data_info.num_classes, 1)
@@ -101,12 +102,12 @@ class GAN(Model):
     def _inputs(self, z, labels):
         import tensorflow as tf
 
-        return [z, tf.one_hot(labels, self.classes)] if self.conditional else [z]
+        return [z, tf.one_hot(labels, self.classes)] if self.conditional else z
 
     def _d_inputs(self, images, labels):
         import tensorflow as tf
 
-        return [images, tf.one_hot(labels, self.classes)] if self.config.conditional == "input" else [images]
+        return [images, tf.one_hot(labels, self.classes)] if self.config.conditional == "input" else images
 
     def _adversarial(self, logits, real):
         import tensorflow as tf
