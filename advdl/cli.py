@@ -367,4 +367,5 @@ def score_command(run_dir, n, seed, as_json):
         return
     floor = result.pop("floor")
     for key, value in result.items():
-        click.echo(f"{key:18s} {value:.4f}" + (f"   (real data: {floor[key]:.4f})" if key in floor else ""))
+        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        click.echo(f"{key:18s} {shown}" + (f"   (real data: {floor[key]:.4f})" if key in floor else ""))
