@@ -199,6 +199,15 @@ def resume(run_dir, registry, steps=None, progress=True, callbacks=()):
                  resume_state=state, progress=progress, callbacks=callbacks)
 
 
+def load_final(run_dir, learner):
+    """Load a finished run's final model into ``learner`` (an agent or a model)."""
+    path = Path(run_dir) / learner.model_file
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir} has no final model ({learner.model_file}): the run did not finish; "
+                              f"resume it with: advdl run --resume {run_dir}")
+    learner.load_model(path)
+
+
 def evaluate_run(run_dir, registry, episodes, seed=None, record=None):
     """Deterministic evaluation of a finished run's saved model (RL); test metrics (datasets)."""
     from .evaluation import evaluate, stats
@@ -208,18 +217,10 @@ def evaluate_run(run_dir, registry, episodes, seed=None, record=None):
         if record:
             raise ConfigError(f"--record animates an RL episode; {run_dir} is a {spec.family} run on {run_config.data}")
         model, dataset = build_model(spec, run_config, algo_config, registry)
-        model_path = Path(run_dir) / model.model_file
-        if not model_path.is_file():
-            raise CheckpointError(f"{run_dir} has no final model ({model.model_file}): the run did not finish; "
-                                  f"resume it with: advdl run --resume {run_dir}")
-        model.load_model(model_path)
+        load_final(run_dir, model)
         return model.evaluate(dataset.x_test, dataset.y_test)
     agent, env_factory = build_agent(spec, run_config, algo_config, registry)
-    model_path = Path(run_dir) / agent.model_file
-    if not model_path.is_file():
-        raise CheckpointError(f"{run_dir} has no final model ({agent.model_file}): the run did not finish; "
-                              f"resume it with: advdl run --resume {run_dir}")
-    agent.load_model(model_path)
+    load_final(run_dir, agent)
     seed = run_config.seed if seed is None else seed
     result = stats(evaluate(agent, env_factory, episodes, seed))
     if record:
@@ -316,11 +317,7 @@ def load_generative(run_dir, registry):
     if spec.family != "generative":
         raise ConfigError(f"{run_dir} is a {spec.family} run of '{spec.name}'; sample and score need a generative model")
     model, dataset = build_model(spec, run_config, algo_config, registry)
-    model_path = Path(run_dir) / model.model_file
-    if not model_path.is_file():
-        raise CheckpointError(f"{run_dir} has no final model ({model.model_file}): the run did not finish; "
-                              f"resume it with: advdl run --resume {run_dir}")
-    model.load_model(model_path)
+    load_final(run_dir, model)
     return spec, run_config, model, dataset
 
 
