@@ -80,6 +80,13 @@ MOUNTAIN_CAR_RUN = {"steps": 1_000_000, "episodes": 1000, "eval_interval": 50_00
                     "final_eval_episodes": 100, "log_interval": 10_000, "checkpoint_interval": 100_000}
 
 
+MOUNTAIN_CAR_NORMALIZED = {
+    "description": "The book's budget of 1,000 episodes, with normalised observations.",
+    "run": MOUNTAIN_CAR_RUN,
+    "hyperparameters": {"normalize_obs": True},
+}
+
+
 def book_preset(method):
     return {
         "description": f"The book's MountainCarContinuous-v0 benchmark for {method}: 1,000 training episodes, the "
@@ -127,11 +134,7 @@ REINFORCE_PRESETS = {
         "description": "CartPole-v1: 1,000 episodes at most (about 200,000 steps).",
         "run": {"steps": 200_000, "eval_interval": 20_000, "eval_episodes": 10, "log_interval": 10_000},
     },
-    "MountainCarContinuous-v0": {
-        "description": "The book's budget of 1,000 episodes, with normalised observations.",
-        "run": MOUNTAIN_CAR_RUN,
-        "hyperparameters": {"normalize_obs": True},
-    },
+    "MountainCarContinuous-v0": MOUNTAIN_CAR_NORMALIZED,
     "book": book_preset("REINFORCE"),
 }
 
@@ -148,11 +151,7 @@ ACTOR_CRITIC_PRESETS = {
         "description": "CartPole-v1: 100,000 online updates.",
         "run": {"steps": 100_000, "eval_interval": 10_000, "eval_episodes": 10, "log_interval": 5_000},
     },
-    "MountainCarContinuous-v0": {
-        "description": "The book's budget of 1,000 episodes, with normalised observations.",
-        "run": MOUNTAIN_CAR_RUN,
-        "hyperparameters": {"normalize_obs": True},
-    },
+    "MountainCarContinuous-v0": MOUNTAIN_CAR_NORMALIZED,
     "book": book_preset("Actor-Critic"),
 }
 

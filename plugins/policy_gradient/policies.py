@@ -72,6 +72,7 @@ class PolicyGradientAgent(Agent):
         self.rng = np.random.default_rng(seed)
         obs_dim = int(np.prod(observation_space.shape))
         self.encoder = self._train_encoder(keras, observation_space) if config.state_encoder == "autoencoder" else None
+        self._encoder = dense_pairs(self.encoder) if self.encoder is not None else None  # frozen: copied once
         input_dim = ENCODER_SIZES[-1] if self.encoder is not None else obs_dim
         self.obs_rms = RunningMeanStd(input_dim) if config.normalize_obs else None
         n_out = int(np.prod(action_space.shape)) if self.continuous else int(action_space.n)
@@ -147,8 +148,6 @@ class PolicyGradientAgent(Agent):
         self._actor = list(zip(arrays[0:n_actor:2], arrays[1:n_actor:2]))
         self._critic = list(zip(arrays[n_actor:-1:2], arrays[n_actor + 1:-1:2]))
         self._std = np.exp(arrays[-1])
-        if self.encoder is not None:
-            self._encoder = dense_pairs(self.encoder)
 
     def inputs(self, obs, update_stats=False):
         """What the networks see: flat float32 observations, encoded and normalised as configured."""
@@ -285,6 +284,7 @@ class PolicyGradientAgent(Agent):
         self.rng.bit_generator.state = state["rng"]
         if self.encoder is not None:
             self.encoder.set_weights(state["encoder"])
+            self._encoder = dense_pairs(self.encoder)
         if self.obs_rms is not None:
             vars(self.obs_rms).update(state["obs_rms"])
         self.sde_noise, self.sde_steps = state["sde_noise"], state["sde_steps"]
@@ -314,6 +314,7 @@ class PolicyGradientAgent(Agent):
             self.critic.set_weights(model.get_layer("critic").get_weights())
             if self.encoder is not None:
                 self.encoder.set_weights(model.get_layer("encoder").get_weights())
+                self._encoder = dense_pairs(self.encoder)
             if self.obs_rms is not None:
                 norm = model.get_layer("obs_norm")
                 self.obs_rms.mean = norm.mean.numpy().reshape(-1).astype(np.float64)
