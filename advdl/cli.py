@@ -8,7 +8,7 @@ import click
 
 from . import __version__
 from .config import describe_type, fields_of, parse_assignments, run_config_class, run_keys
-from .errors import AdvdlError, RunInterrupted
+from .errors import AdvdlError, ConfigError, RunInterrupted
 
 
 def registry():
@@ -339,15 +339,23 @@ def eval_command(run_dir, episodes, seed, as_json, record):
 @click.option("--n", "n", default=100, show_default=True, type=int, help="Images to generate.")
 @click.option("--label", type=int, help="Class of every image (conditional models) [default: 0, 1, 2, ... cycling].")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the noise.")
+@click.option("--sweep", "code", help="Vary one latent code along each row instead (InfoGAN: discrete, c1, c2); "
+                                     "--n and --label do not apply.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="FILE.png: a grid; FILE.npz: arrays images (N, H, W, C, float32 in [0, 1]) and labels.")
-def sample_command(run_dir, n, label, seed, out):
+def sample_command(run_dir, n, label, seed, code, out):
     """Generate images with a finished generative run's model."""
-    from .run import generate_samples, load_generative, write_samples
+    from .run import generate_samples, generate_sweep, load_generative, write_samples
 
     spec, _, model, dataset = load_generative(run_dir, registry())
-    images, labels = generate_samples(spec, model, dataset, n, label, seed)
-    click.echo(f"{len(images)} images written to {write_samples(images, labels, out)}")
+    if code is not None:
+        if label is not None:
+            raise ConfigError("--label and --sweep do not go together")
+        images, labels, columns = generate_sweep(spec, model, code, seed)
+    else:
+        images, labels = generate_samples(spec, model, dataset, n, label, seed)
+        columns = min(10, len(images))
+    click.echo(f"{len(images)} images written to {write_samples(images, labels, out, columns)}")
 
 
 @cli.command("score")

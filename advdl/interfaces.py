@@ -194,6 +194,19 @@ class Model(ABC):
         """Generative models: ``n`` images, float32 (n, H, W, C) in [0, 1], from noise drawn with ``seed``."""
         raise NotImplementedError
 
+    #: generative models: the latent codes ``sweep`` can vary (InfoGAN: discrete, c1, c2)
+    codes: ClassVar[tuple] = ()
+
+    def sweep(self, code, seed=0):
+        """Generative models with ``codes``: (images, columns) of a grid that varies ``code`` along
+        each row, the other inputs held fixed per row."""
+        raise NotImplementedError
+
+    def extra_scores(self, scorer, n, seed=0):
+        """Generative models: scores beyond the common ones (``advdl score``), e.g. InfoGAN's agreement
+        of its discrete code with the classifier."""
+        return {}
+
     def write_figures(self, run_dir, dataset):
         """Plots of the final model for the run folder (a confusion matrix, a sample grid)."""
 

@@ -339,8 +339,20 @@ def generate_samples(spec, model, dataset, n, label=None, seed=0):
     return model.generate(n, labels if model.conditional else None, seed), labels.astype(np.int64)
 
 
-def write_samples(images, labels, out):
-    """A grid (.png) or the arrays ``images`` and ``labels`` (.npz)."""
+def generate_sweep(spec, model, code, seed=0):
+    """(images, labels of -1, columns) of a grid that varies one of the model's latent codes."""
+    import numpy as np
+
+    if not model.codes:
+        raise ConfigError(f"--sweep needs a model with latent codes; '{spec.name}' has none")
+    if code not in model.codes:
+        raise ConfigError(f"unknown code '{code}' for '{spec.name}'; its codes: {', '.join(model.codes)}")
+    images, columns = model.sweep(code, seed)
+    return images, np.full(len(images), -1, np.int64), columns
+
+
+def write_samples(images, labels, out, columns=10):
+    """A grid (.png, ``columns`` wide) or the arrays ``images`` and ``labels`` (.npz)."""
     import numpy as np
 
     from .plots import image_grid
@@ -350,7 +362,7 @@ def write_samples(images, labels, out):
         raise ConfigError(f"--out must end in .png (a grid) or .npz (arrays), got {out.name}")
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".png":
-        image_grid(out, images, min(10, len(images)))
+        image_grid(out, images, columns)
     else:
         np.savez(out, images=images.astype(np.float32), labels=labels)
     return out
@@ -364,4 +376,5 @@ def score_run(run_dir, registry, n=1000, seed=0):
     images, labels = generate_samples(spec, model, dataset, n, seed=seed)
     scorer = scorer_for(dataset, registry)
     floor_images = dataset.x_train[:len(dataset.x_test)]
-    return score(scorer, images, dataset.x_test, labels if model.conditional else None, floor_images)
+    result = score(scorer, images, dataset.x_test, labels if model.conditional else None, floor_images)
+    return result | model.extra_scores(scorer, n, seed)

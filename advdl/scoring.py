@@ -57,6 +57,26 @@ def classifier_score(probs):
     return float(np.exp(kl.mean()))
 
 
+def code_agreement(codes, predicted, k):
+    """(share, mapping) of the best one-to-one mapping of ``k`` discrete codes to ``k`` classes:
+    ``mapping[code]`` is the class, ``share`` the fraction of samples whose mapped code equals the
+    classifier's ``predicted`` class (exact, by dynamic programming over subsets of classes)."""
+    counts = np.zeros((k, k), np.int64)
+    np.add.at(counts, (np.asarray(codes), np.asarray(predicted)), 1)
+    best = {0: (0, ())}  # used classes (bit mask) -> (matches, classes of codes 0..i-1)
+    for code in range(k):
+        nxt = {}
+        for used, (matches, chosen) in best.items():
+            for cls in range(k):
+                if not used >> cls & 1:
+                    candidate = (matches + counts[code, cls], chosen + (cls,))
+                    if candidate[0] > nxt.get(used | 1 << cls, (-1,))[0]:
+                        nxt[used | 1 << cls] = candidate
+        best = nxt
+    matches, mapping = best[(1 << k) - 1]
+    return float(matches / max(len(codes), 1)), list(mapping)
+
+
 class Scorer:
     """Features and class probabilities of images (uint8 or float in [0, 1]) from a trained classifier."""
 

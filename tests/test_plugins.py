@@ -23,7 +23,8 @@ from advdl.plugin_manager import build_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILTIN_ALGORITHMS = {"dqn", "ddqn", "qlearning", "a2c", "reinforce", "reinforce-baseline", "actor-critic",
-                      "mlp", "cnn", "rnn", "ynet", "resnet", "densenet", "dcgan", "lsgan", "cgan", "acgan", "wgan"}
+                      "mlp", "cnn", "rnn", "ynet", "resnet", "densenet", "dcgan", "lsgan", "cgan", "acgan", "wgan",
+                      "infogan"}
 
 # -- plugin modules of the fake distributions ----------------------------------------------------------
 CONFIG = """
