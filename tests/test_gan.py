@@ -290,3 +290,14 @@ def test_infogan_settings_are_checked(cli):
                       "infogan uses")
     assert_user_error(cli("run", "infogan", "--data", "synthetic_mnist", "--set", "discrete_codes=1"),
                       "discrete_codes must be at least 2")
+
+
+@pytest.mark.slow
+def test_infogan_preset_discrete_code_matches_the_digits(tmp_path):
+    # issue 6's target on the offline MNIST split: >= 80% under the best one-to-one mapping
+    # (this machine: 92.2% on the 1,000 fixed samples, 93.4% by advdl score; 13 min)
+    from pathlib import Path
+
+    data_dir = os.environ.get("ADVDL_DATA_DIR") or str(Path(__file__).resolve().parents[2] / "shared" / "data")
+    summary = run_algorithm("infogan", "mnist", tmp_path, data_dir=data_dir)
+    assert summary["code_accuracy"] >= 0.8

@@ -115,7 +115,7 @@ MODELS = (
     ("wgan", "Wasserstein GAN: linear critic, 5 critic steps per generator step, weight clipping (chapter 5).",
      WGANConfig, 80, WGAN_GP),
     ("infogan", "InfoGAN: a discrete and 2 continuous latent codes recovered by a recognition head, "
-                "unsupervised (chapter 6).", InfoGANConfig, 30, {}),
+                "unsupervised (chapter 6).", InfoGANConfig, 60, {}),
 )
 
 
