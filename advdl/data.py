@@ -217,6 +217,24 @@ def cifar10(data_dir=None):
     return load_keras("cifar10", data_dir)
 
 
+def colorize(images, seed):
+    """Digits (N, H, W, 1) drawn in a bright colour on a dark coloured background, both drawn per
+    image from a generator seeded with ``seed``: the same images always get the same colours."""
+    rng = np.random.default_rng(seed)
+    foreground = rng.integers(128, 256, (len(images), 1, 1, 3))
+    background = rng.integers(0, 101, (len(images), 1, 1, 3))
+    ink = images.astype(np.float32) / 255.0
+    return np.rint(background + ink * (foreground - background)).astype(np.uint8)
+
+
+def colored_mnist(data_dir=None):
+    """MNIST (as ``mnist`` finds it, same split) in colour, made deterministically: the CycleGAN
+    task MNIST <-> coloured MNIST and the colorization autoencoder run offline on it."""
+    grey = mnist(data_dir)
+    return Dataset("colored_mnist", colorize(grey.x_train, [7, 0]), grey.y_train, colorize(grey.x_test, [7, 1]),
+                   grey.y_test, grey.num_classes, f"{grey.source}, coloured", grey.note)
+
+
 def synthetic_mnist(data_dir=None):
     return synthetic("synthetic_mnist", 2000, 500, (28, 28, 1))
 

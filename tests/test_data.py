@@ -149,3 +149,18 @@ def test_the_shared_mnist_test_set(monkeypatch):
     assert (data.x_train.shape, data.x_test.shape) == ((8000, 28, 28, 1), (2000, 28, 28, 1))
     assert data.y_train[0] == 7 and data.num_classes == 10  # MNIST's first test digit is a 7
     assert "8,000" in data.note and "2,000" in data.note
+
+
+@pytest.mark.skipif(not (SHARED_MNIST / "mnist").is_dir(), reason="the shared MNIST test set is not beside the project")
+def test_colored_mnist_is_mnist_in_colour_and_deterministic(monkeypatch):
+    monkeypatch.setenv("ADVDL_DATA_DIR", os.fspath(SHARED_MNIST))
+    grey, colour = load_dataset("mnist", get_registry()), load_dataset("colored_mnist", get_registry())
+    again = load_dataset("colored_mnist", get_registry())
+    assert colour.x_train.shape == (8000, 28, 28, 3) and colour.note == grey.note
+    np.testing.assert_array_equal(colour.y_test, grey.y_test)
+    np.testing.assert_array_equal(colour.x_test, again.x_test)
+    image, digit = colour.x_train[0].astype(int), grey.x_train[0, ..., 0]
+    ink, paper = image[digit == 255], image[digit == 0]
+    assert (ink == ink[0]).all() and (paper == paper[0]).all()  # one colour for the stroke, one for the ground
+    assert ink[0].min() >= 128 and paper[0].max() <= 100  # bright on dark
+    assert len({tuple(colour.x_train[i, 0, 0]) for i in range(100)}) > 90  # backgrounds differ between images
