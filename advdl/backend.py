@@ -66,3 +66,15 @@ def use_bfloat16(precision):
     import tensorflow as tf
 
     return cpu_has_native_bfloat16() and not tf.config.list_physical_devices("GPU")
+
+
+def load_weights(network, path):
+    """Set a Keras model's weights to those of the ``.keras`` file ``path`` (a CheckpointError if it cannot)."""
+    import keras
+
+    from .errors import CheckpointError
+
+    try:
+        network.set_weights(keras.models.load_model(path, compile=False).get_weights())
+    except Exception as exc:
+        raise CheckpointError(f"cannot load model {path}: {type(exc).__name__}: {str(exc)[:200]}") from None

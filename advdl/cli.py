@@ -358,6 +358,23 @@ def sample_command(run_dir, n, label, seed, code, out):
     click.echo(f"{len(images)} images written to {write_samples(images, labels, out, columns)}")
 
 
+@cli.command("translate")
+@click.argument("run_dir", type=click.Path())
+@click.option("--direction", default="a2b", show_default=True,
+              help="a2b: domain A's held-out images (the run's --data) into domain B; b2a: B's into A.")
+@click.option("--n", "n", default=20, show_default=True, type=int, help="Held-out images to translate (the first N).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="FILE.png: rows of sources over rows of their translations; FILE.npz: arrays sources, images "
+                   "(translations; N, H, W, C float32 in [0, 1]) and labels (the sources').")
+def translate_command(run_dir, direction, n, out):
+    """Translate held-out images with a finished two-domain run (CycleGAN)."""
+    from .run import load_generative, translate_images
+
+    spec, _, model, dataset = load_generative(run_dir, registry())
+    path, count = translate_images(spec, model, dataset, direction, n, out)
+    click.echo(f"{count} images translated {direction}, written to {path}")
+
+
 @cli.command("score")
 @click.argument("run_dir", type=click.Path())
 @click.option("--n", "n", default=1000, show_default=True, type=int, help="Samples to score.")

@@ -14,6 +14,7 @@ Images are uint8 arrays (N, H, W, C); labels int64 (N,). Reading never unpickles
 import gzip
 import hashlib
 import os
+import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -233,6 +234,107 @@ def colored_mnist(data_dir=None):
     grey = mnist(data_dir)
     return Dataset("colored_mnist", colorize(grey.x_train, [7, 0]), grey.y_train, colorize(grey.x_test, [7, 1]),
                    grey.y_test, grey.num_classes, f"{grey.source}, coloured", grey.note)
+
+
+def grey(images):
+    """Colour images (N, H, W, 3) as luminance (N, H, W, 1), ITU-R 601 weights."""
+    return np.rint(images.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))[..., None].astype(np.uint8)
+
+
+def cifar10_grey(data_dir=None):
+    """CIFAR-10 in grey (the book's CycleGAN task grey -> colour), same split as ``cifar10``."""
+    colour = cifar10(data_dir)
+    return Dataset("cifar10_grey", grey(colour.x_train), colour.y_train, grey(colour.x_test), colour.y_test,
+                   colour.num_classes, f"{colour.source}, grey", colour.note)
+
+
+def resize_images(images, height, width):
+    """uint8 images (N, H, W, C) resized to (height, width), bilinear."""
+    from PIL import Image
+
+    out = np.empty((len(images), height, width, images.shape[-1]), np.uint8)
+    for i, image in enumerate(images):
+        resized = np.asarray(Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image)
+                             .resize((width, height), Image.BILINEAR))
+        out[i] = resized.reshape(height, width, -1)
+    return out
+
+
+# -- SVHN: MATLAB 5 files, read without scipy --------------------------------------------------------
+SVHN_URL = "http://ufldl.stanford.edu/housenumbers/"
+SVHN_FILES = ("train_32x32.mat", "test_32x32.mat")
+MAT_TYPES = {1: "i1", 2: "u1", 3: "<i2", 4: "<u2", 5: "<i4", 6: "<u4", 7: "<f4", 9: "<f8", 12: "<i8", 13: "<u8"}
+MAT_COMPRESSED, MAT_MATRIX = 15, 14
+
+
+def _mat_elements(buffer):
+    """(type, data) of each data element of a MATLAB 5 buffer (little-endian)."""
+    pos = 0
+    while pos + 8 <= len(buffer):
+        kind, size = struct.unpack_from("<II", buffer, pos)
+        if kind >> 16:  # a small element: type and size share the first word, the data the second
+            yield kind & 0xFFFF, buffer[pos + 4:pos + 4 + (kind >> 16)]
+            pos += 8
+            continue
+        yield kind, buffer[pos + 8:pos + 8 + size]
+        pos += 8 + size + (0 if kind == MAT_COMPRESSED else -size % 8)
+
+
+def read_mat(path):
+    """The numeric arrays of a MATLAB 5 ``.mat`` file by name (compressed or not; never pickled)."""
+    raw = Path(path).read_bytes()
+    if len(raw) < 128 or raw[126:128] != b"IM":
+        raise DataError(f"{path}: not a little-endian MATLAB 5 file (MATLAB 7.3 / HDF5 files are not read)")
+    arrays = {}
+    try:
+        for kind, data in _mat_elements(memoryview(raw)[128:]):
+            if kind == MAT_COMPRESSED:
+                kind, data = next(_mat_elements(memoryview(zlib.decompress(data))))
+            if kind != MAT_MATRIX:
+                continue
+            (_, flags), (_, dims), (_, name), (real_type, real) = list(_mat_elements(data))[:4]
+            if real_type not in MAT_TYPES:
+                continue
+            shape = tuple(np.frombuffer(dims, "<i4"))
+            arrays[bytes(name).decode()] = np.frombuffer(real, MAT_TYPES[real_type]).reshape(shape, order="F")
+    except (ValueError, zlib.error, struct.error, StopIteration) as exc:
+        raise DataError(f"{path}: unreadable MATLAB file ({type(exc).__name__}: {str(exc)[:120]})") from None
+    return arrays
+
+
+def _svhn_split(path):
+    arrays = read_mat(path)
+    if "X" not in arrays or "y" not in arrays:
+        raise DataError(f"{path}: expected the arrays X and y of SVHN's cropped digits")
+    return np.ascontiguousarray(arrays["X"].transpose(3, 0, 1, 2)), arrays["y"].reshape(-1).astype(np.int64) % 10
+
+
+def svhn(data_dir=None):
+    """SVHN's cropped digits (32x32 colour, label 10 read as 0): ``svhn.npz`` (keras layout) or
+    SVHN's own ``train_32x32.mat`` and ``test_32x32.mat`` in an offline directory, else downloaded
+    from the SVHN site into keras' dataset cache."""
+    folders = []
+    for directory in data_dirs(data_dir):
+        found = read_directory(directory, "svhn")
+        if found is not None:
+            return found
+        folders += [directory / "svhn", directory]
+    for folder in folders:
+        if all((folder / f).is_file() for f in SVHN_FILES):
+            verify_checksums(folder)
+            return _dataset("svhn", *_svhn_split(folder / SVHN_FILES[0]), *_svhn_split(folder / SVHN_FILES[1]),
+                            str(folder))
+    try:
+        from .backend import import_tensorflow
+
+        _, keras = import_tensorflow()
+        paths = [keras.utils.get_file(f, origin=SVHN_URL + f, cache_subdir="datasets/svhn") for f in SVHN_FILES]
+    except Exception as exc:
+        where = ", ".join(map(str, folders)) or f"no offline directory (--data-dir or {DATA_DIR_VARIABLE})"
+        raise DataError(f"dataset 'svhn' not found: looked in {where}, then the download from {SVHN_URL} failed "
+                        f"({type(exc).__name__}: {str(exc)[:100]}). Put svhn.npz or {' and '.join(SVHN_FILES)} in a "
+                        f"directory and pass --data-dir DIR or set {DATA_DIR_VARIABLE}") from None
+    return _dataset("svhn", *_svhn_split(paths[0]), *_svhn_split(paths[1]), f"{SVHN_URL} (downloaded)")
 
 
 def synthetic_mnist(data_dir=None):

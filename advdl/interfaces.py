@@ -194,6 +194,9 @@ class Model(ABC):
         """Generative models: ``n`` images, float32 (n, H, W, C) in [0, 1], from noise drawn with ``seed``."""
         raise NotImplementedError
 
+    #: generative models: the run builds the scoring classifier (``model.scorer``) before training
+    scored: ClassVar[bool] = True
+
     #: generative models: the latent codes ``sweep`` can vary (InfoGAN: discrete, c1, c2)
     codes: ClassVar[tuple] = ()
 
@@ -202,9 +205,24 @@ class Model(ABC):
         each row, the other inputs held fixed per row."""
         raise NotImplementedError
 
-    def extra_scores(self, scorer, n, seed=0):
+    #: two-domain models (CycleGAN): the directions ``translate`` takes, e.g. ("a2b", "b2a")
+    directions: ClassVar[tuple] = ()
+
+    def translate(self, direction, n, dataset):
+        """Two-domain models: (sources, translations, labels of the sources) for the first ``n``
+        held-out images of the direction's source domain; ``dataset`` is the run's (domain A)."""
+        raise NotImplementedError
+
+    @classmethod
+    def extra_datasets(cls, config):
+        """Datasets the model needs besides the run's, by role, e.g. CycleGAN's ``{"domain_b":
+        "colored_mnist"}``. The run loads each (same data directory) and passes it to the
+        constructor as a keyword argument named after its role."""
+        return {}
+
+    def extra_scores(self, scorer, n, seed=0, dataset=None):
         """Generative models: scores beyond the common ones (``advdl score``), e.g. InfoGAN's agreement
-        of its discrete code with the classifier."""
+        of its discrete code with the classifier; ``dataset`` is the run's."""
         return {}
 
     def write_figures(self, run_dir, dataset):

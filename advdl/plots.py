@@ -94,3 +94,30 @@ def image_grid(path, images, columns):
         grid[r * h:(r + 1) * h, k * w:(k + 1) * w] = image
     plt = _pyplot()
     plt.imsave(path, grid[..., 0] if c == 1 else grid, cmap="gray" if c == 1 else None, vmin=0, vmax=1)
+
+
+def latent_scatter(path, points, labels, title):
+    """2-d latent codes of held-out images, coloured by their label (the book's figures 3.2 and 8.1)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 5.5), dpi=100)
+    scatter = ax.scatter(points[:, 0], points[:, 1], c=labels, cmap="tab10", s=4, alpha=0.7)
+    fig.colorbar(scatter, ax=ax, ticks=range(int(np.max(labels, initial=0)) + 1), label="label")
+    ax.set_xlabel("z[0]")
+    ax.set_ylabel("z[1]")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def line_plot(path, x, y, xlabel, ylabel, title):
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4), dpi=100)
+    ax.plot(x, y, marker="o")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -260,8 +260,10 @@ def build_model(spec, run_config, algo_config, registry, dataset=None):
     info = DataInfo(dataset.name, tuple(dataset.image_shape), dataset.num_classes)
     model_class = spec.load_class()
     model_class.check_data(info)
+    extras = {role: load_dataset(name, registry, run_config.data_dir or None)
+              for role, name in model_class.extra_datasets(algo_config).items()}
     batches = math.ceil(len(dataset.x_train) / algo_config.batch_size)
-    model = model_class(algo_config, info, seed=run_config.seed, total_steps=batches * run_config.epochs)
+    model = model_class(algo_config, info, seed=run_config.seed, total_steps=batches * run_config.epochs, **extras)
     return model, dataset
 
 
@@ -280,7 +282,9 @@ def train_on_data(spec, run_config, algo_config, run_dir, registry, preset, resu
     if spec.family == "generative":
         from .scoring import scorer_for
 
-        model.scorer, model.run_dir = scorer_for(dataset, registry), run_dir
+        model.run_dir = run_dir
+        if model.scored:
+            model.scorer = scorer_for(dataset, registry)
     trainer = DataTrainer(model, dataset, run_config, run_dir, progress, callbacks)
     run_trainer(trainer, resume_state, run_dir, "batch")
     return finish_on_data(trainer, spec, run_config, run_dir, preset, dataset)
@@ -368,6 +372,38 @@ def write_samples(images, labels, out, columns=10):
     return out
 
 
+def translate_images(spec, model, dataset, direction, n, out):
+    """Translate the first ``n`` held-out images of a two-domain model's source domain into ``out``:
+    a .png of source rows over translation rows (10 wide), or a .npz of sources, images, labels."""
+    import numpy as np
+
+    from .plots import image_grid
+
+    if not model.directions:
+        raise ConfigError(f"translate needs a two-domain model (cyclegan); '{spec.name}' translates nothing")
+    if direction not in model.directions:
+        raise ConfigError(f"unknown direction '{direction}' for '{spec.name}'; its directions: "
+                          f"{', '.join(model.directions)}")
+    if n < 1:
+        raise ConfigError(f"--n must be at least 1, got {n}")
+    out = Path(out)
+    if out.suffix not in (".png", ".npz"):
+        raise ConfigError(f"--out must end in .png (a grid) or .npz (arrays), got {out.name}")
+    sources, images, labels = model.translate(direction, n, dataset)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".npz":
+        np.savez(out, sources=sources.astype(np.float32), images=images.astype(np.float32), labels=labels)
+        return out, len(images)
+    channels, columns = max(sources.shape[-1], images.shape[-1]), min(10, len(images))  # grey beside colour: grey RGB
+    rows = []
+    for i in range(0, len(images), columns):
+        for part in (sources[i:i + columns], images[i:i + columns]):
+            part = np.repeat(part, channels // part.shape[-1], axis=-1)
+            rows.append(np.concatenate([part, np.ones((columns - len(part), *part.shape[1:]), np.float32)]))
+    image_grid(out, np.concatenate(rows), columns)
+    return out, len(images)
+
+
 def score_run(run_dir, registry, n=1000, seed=0):
     """Scores of ``n`` samples against the held-out images, with the real-data floor."""
     from .scoring import score, scorer_for
@@ -377,4 +413,4 @@ def score_run(run_dir, registry, n=1000, seed=0):
     scorer = scorer_for(dataset, registry)
     floor_images = dataset.x_train[:len(dataset.x_test)]
     result = score(scorer, images, dataset.x_test, labels if model.conditional else None, floor_images)
-    return result | model.extra_scores(scorer, n, seed)
+    return result | model.extra_scores(scorer, n, seed, dataset)

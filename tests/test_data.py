@@ -164,3 +164,51 @@ def test_colored_mnist_is_mnist_in_colour_and_deterministic(monkeypatch):
     assert (ink == ink[0]).all() and (paper == paper[0]).all()  # one colour for the stroke, one for the ground
     assert ink[0].min() >= 128 and paper[0].max() <= 100  # bright on dark
     assert len({tuple(colour.x_train[i, 0, 0]) for i in range(100)}) > 90  # backgrounds differ between images
+
+
+# -- SVHN's MATLAB files, grey and resized sets ------------------------------------------------------
+def _svhn_arrays(n, seed):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (32, 32, 3, n), dtype=np.uint8), rng.integers(1, 11, (n, 1)).astype(np.float64)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_mat_reader_reads_what_scipy_writes(tmp_path, compress):
+    scipy_io = pytest.importorskip("scipy.io")  # the reference writer (a test dependency only)
+    from advdl.data import read_mat
+
+    x, y = _svhn_arrays(5, 0)
+    odd = np.arange(6, dtype=np.int16).reshape(2, 3)  # column-major storage, a 2-byte type, a small element
+    scipy_io.savemat(tmp_path / "a.mat", {"X": x, "y": y, "odd": odd}, do_compression=compress)
+    arrays = read_mat(tmp_path / "a.mat")
+    np.testing.assert_array_equal(arrays["X"], x)
+    np.testing.assert_array_equal(arrays["y"], y)
+    np.testing.assert_array_equal(arrays["odd"], odd)
+
+
+def test_svhn_from_its_mat_files_with_label_10_as_0(tmp_path):
+    scipy_io = pytest.importorskip("scipy.io")
+    folder = tmp_path / "svhn"
+    folder.mkdir()
+    for name, n, seed in (("train_32x32.mat", 7, 0), ("test_32x32.mat", 3, 1)):
+        x, y = _svhn_arrays(n, seed)
+        scipy_io.savemat(folder / name, {"X": x, "y": y}, do_compression=True)
+    data = load_dataset("svhn", get_registry(), tmp_path)
+    x, y = _svhn_arrays(7, 0)
+    assert data.x_train.shape == (7, 32, 32, 3) and data.x_test.shape == (3, 32, 32, 3)
+    np.testing.assert_array_equal(data.x_train[2], x[..., 2])
+    np.testing.assert_array_equal(data.y_train, y[:, 0].astype(int) % 10)
+    (folder / "test_32x32.mat").write_bytes(b"MATLAB 7.3 MAT-file" + bytes(200))
+    with pytest.raises(DataError, match="not a little-endian MATLAB 5 file"):
+        load_dataset("svhn", get_registry(), tmp_path)
+
+
+def test_grey_and_resized_images():
+    from advdl.data import grey, resize_images
+
+    colour = np.array([[[[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255]]]], np.uint8)
+    assert grey(colour).reshape(-1).tolist() == [76, 150, 29, 255]
+    digits = load_dataset("synthetic_mnist", get_registry()).x_test[:4]
+    bigger = resize_images(digits, 32, 32)
+    assert bigger.shape == (4, 32, 32, 1) and bigger.dtype == np.uint8
+    assert abs(float(bigger.mean()) - float(digits.mean())) < 2.0  # the same picture, more pixels

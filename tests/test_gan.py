@@ -301,3 +301,180 @@ def test_infogan_preset_discrete_code_matches_the_digits(tmp_path):
     data_dir = os.environ.get("ADVDL_DATA_DIR") or str(Path(__file__).resolve().parents[2] / "shared" / "data")
     summary = run_algorithm("infogan", "mnist", tmp_path, data_dir=data_dir)
     assert summary["code_accuracy"] >= 0.8
+
+
+# -- StackedGAN ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def trained_stackedgan(tmp_path_factory):
+    out = tmp_path_factory.mktemp("stackedgan") / "run"
+    # 63 encoder steps (one epoch of synthetic digits), then 315 steps of both GANs: 35 s
+    return out, run_algorithm("stackedgan", "synthetic_mnist", out, epochs=6, encoder_steps=63, batch_size=32,
+                              d_learning_rate=4e-4, g_learning_rate=2e-4)
+
+
+def test_stackedgan_trains_the_encoder_first_then_generates_the_asked_labels(trained_stackedgan):
+    out, summary = trained_stackedgan
+    history = summary["history"]
+    assert "d0_loss" not in history[0] and history[0]["encoder_loss"] > 0  # epoch 1: the encoder only
+    assert summary["encoder_accuracy"] > 0.95
+    assert history[-1]["g1_conditional"] < 0.5 * history[1]["g1_conditional"]  # G1's features carry the label
+    assert summary["label_accuracy"] > 0.4  # the independent classifier on stacked samples (chance 0.1; here 0.70)
+    assert {"sweep-z0.png", "sweep-z1.png", "samples.png", "encoder.keras", "generator.keras"} <= {
+        p.name for p in out.iterdir()}
+
+
+def test_stackedgan_samples_by_label_and_sweeps_each_noise_code(cli, trained_stackedgan, tmp_path):
+    from PIL import Image
+
+    out, _ = trained_stackedgan
+    assert cli("sample", out, "--n", 8, "--label", 4, "--out", tmp_path / "four.npz").code == 0
+    data = np.load(tmp_path / "four.npz")
+    assert data["images"].shape == (8, 28, 28, 1) and set(data["labels"]) == {4}
+    for code in ("z0", "z1"):
+        assert cli("sample", out, "--sweep", code, "--out", tmp_path / f"{code}.png").code == 0
+        assert Image.open(tmp_path / f"{code}.png").size == (280, 280)  # a row per label, 10 steps of the code
+    assert_user_error(cli("sample", out, "--sweep", "z2", "--out", tmp_path / "x.png"), "unknown code 'z2'", "z0, z1")
+
+
+def test_stackedgan_sweep_holds_the_other_code_and_the_label():
+    from advdl_plugins.gan import StackedGANConfig
+    from advdl_plugins.gan.stackedgan import StackedGAN
+
+    from advdl.interfaces import DataInfo
+
+    model = StackedGAN(StackedGANConfig(), DataInfo("x", (28, 28, 1), 10), seed=0, total_steps=1)
+    calls = []
+    model.sample = lambda labels, z1, z0: calls.append((labels, z1, z0)) or np.zeros((len(labels), 28, 28, 1))
+    model.sweep("z0")
+    labels, z1, z0 = calls[-1]
+    assert list(labels[:10]) == [0] * 10 and list(labels[10:20]) == [1] * 10
+    assert np.all(z1[:10] == z1[0]) and not np.allclose(z0[0], z0[9])  # z1 fixed along a row, z0 walks
+    assert np.allclose(z0[4] - z0[3], z0[1] - z0[0])  # in a straight line
+
+
+def test_interrupted_stackedgan_resumes_exactly_across_the_encoder_phase(tmp_path):
+    from test_supervised import StopAtBatch, _same_history
+
+    from advdl.errors import RunInterrupted
+    from advdl.plugin_manager import get_registry
+    from advdl.run import resume
+
+    settings = dict(epochs=2, batch_size=100, encoder_steps=15, log_interval=5)  # 20 steps per epoch
+    full = run_algorithm("stackedgan", "synthetic_mnist", tmp_path / "full", **settings)
+    with pytest.raises(RunInterrupted):  # cut inside the encoder phase
+        run_algorithm("stackedgan", "synthetic_mnist", tmp_path / "cut", callbacks=[StopAtBatch(10)], **settings)
+    resumed = resume(tmp_path / "cut", get_registry(), progress=False)
+    assert _same_history(resumed, full) and resumed["label_accuracy"] == full["label_accuracy"]
+
+
+def test_stackedgan_needs_labelled_data_and_checks_its_settings(cli):
+    assert_user_error(cli("run", "stackedgan", "--data", "synthetic_mnist", "--set", "entropy_weight=-1"),
+                      "entropy_weight must be >= 0")
+    assert_user_error(cli("run", "stackedgan", "--data", "synthetic_mnist", "--set", "noise_dim=0"),
+                      "noise_dim must be at least 1")
+
+
+@pytest.mark.slow
+def test_stackedgan_preset_reaches_90_percent_label_accuracy(tmp_path):
+    from pathlib import Path
+
+    data_dir = os.environ.get("ADVDL_DATA_DIR") or str(Path(__file__).resolve().parents[2] / "shared" / "data")
+    summary = run_algorithm("stackedgan", "mnist", tmp_path, data_dir=data_dir)
+    assert summary["label_accuracy"] >= 0.9
+
+
+# -- CycleGAN -----------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def trained_cyclegan(tmp_path_factory):
+    """Grey 28x28 synthetic digits <-> colour 32x32 synthetic patterns resized to 28x28, 2 epochs."""
+    out = tmp_path_factory.mktemp("cyclegan") / "run"
+    return out, run_algorithm("cyclegan", "synthetic_mnist", out, epochs=2, data_b="synthetic_cifar", resize=True,
+                              batch_size=16, filters=8, sample_every=1)
+
+
+def test_cyclegan_learns_to_cycle_between_domains_of_different_channels(trained_cyclegan):
+    out, summary = trained_cyclegan
+    first, last = summary["history"][0], summary["history"][-1]
+    assert last["cycle_error_a"] < 0.1  # an untrained pair: about 0.3
+    assert last["cycle_loss"] < first["cycle_loss"]
+    assert {"b2a_accuracy", "a2b_accuracy", "b2a_frechet_distance", "a2b_frechet_distance"} <= summary.keys()
+    assert {"generator_ab.keras", "generator_ba.keras", "samples.png"} <= {p.name for p in out.iterdir()}
+    assert len(list((out / "samples").glob("epoch-*.png"))) == 2
+
+
+def test_translate_writes_pairs_and_arrays(cli, trained_cyclegan, tmp_path):
+    from PIL import Image
+
+    out, _ = trained_cyclegan
+    result = cli("translate", out, "--direction", "a2b", "--n", 5, "--out", tmp_path / "t.npz")
+    assert result.code == 0, str(result)
+    data = np.load(tmp_path / "t.npz")
+    assert data["sources"].shape == (5, 28, 28, 1) and data["images"].shape == (5, 28, 28, 3)
+    assert data["labels"].shape == (5,) and 0.0 <= data["images"].min() and data["images"].max() <= 1.0
+    assert cli("translate", out, "--direction", "b2a", "--n", 12, "--out", tmp_path / "t.png").code == 0
+    assert Image.open(tmp_path / "t.png").size == (280, 4 * 28)  # two (sources, translations) row pairs
+    assert_user_error(cli("translate", out, "--direction", "a2c", "--out", tmp_path / "x.png"),
+                      "unknown direction 'a2c'", "a2b, b2a")
+    result = cli("score", out, "--n", 200, "--json")
+    assert result.code == 0, str(result)
+    assert {"cycle_error_a", "cycle_error_b", "b2a_accuracy", "frechet_distance"} <= set(json.loads(result.out))
+
+
+def test_translate_needs_a_two_domain_run(cli, trained_cgan, tmp_path):
+    out, _ = trained_cgan
+    assert_user_error(cli("translate", out, "--out", tmp_path / "x.png"), "two-domain model")
+
+
+def test_cyclegan_domain_errors(cli):
+    assert_user_error(cli("run", "cyclegan", "--data", "synthetic_mnist"), "--data-b")
+    assert_user_error(cli("run", "cyclegan", "--data", "synthetic_mnist", "--data-b", "synthetic_cifar"),
+                      "differ in size", "28x28", "32x32", "--resize")
+    assert_user_error(cli("run", "cyclegan", "--data", "synthetic_mnist", "--data-b", "synthetic_cifar",
+                          "--resize", "true", "--set", "identity_weight=5"), "same channels")
+    assert_user_error(cli("run", "cyclegan", "--data", "synthetic_mnist", "--data-b", "mnsit"), "Did you mean")
+
+
+def test_domain_b_batches_cover_every_image_once_per_pass():
+    from types import SimpleNamespace
+
+    from advdl_plugins.gan.cyclegan import CycleGAN
+
+    images = np.arange(10, dtype=np.uint8)
+    model = SimpleNamespace(domain_b=SimpleNamespace(x_train=images), seed=3, b_drawn=0, _b_order=(None, None))
+    drawn = np.concatenate([CycleGAN._b_batch(model, 4) for _ in range(5)])  # 20 images: two passes
+    assert sorted(drawn[:10]) == list(range(10)) and sorted(drawn[10:]) == list(range(10))
+    assert list(drawn[:10]) != list(drawn[10:])  # each pass in its own order
+    again = SimpleNamespace(domain_b=model.domain_b, seed=3, b_drawn=8, _b_order=(None, None))
+    assert list(CycleGAN._b_batch(again, 6)) == list(drawn[8:14])  # the order follows from the count alone
+
+
+def test_interrupted_cyclegan_resumes_exactly(tmp_path):
+    from test_supervised import StopAtBatch
+
+    from advdl.errors import RunInterrupted
+    from advdl.plugin_manager import get_registry
+    from advdl.run import resume
+
+    settings = dict(epochs=2, batch_size=200, filters=8, log_interval=2, data_b="synthetic_mnist")  # 10 steps per epoch
+    full = run_algorithm("cyclegan", "synthetic_mnist", tmp_path / "full", **settings)
+    with pytest.raises(RunInterrupted):
+        run_algorithm("cyclegan", "synthetic_mnist", tmp_path / "cut", callbacks=[StopAtBatch(6)], **settings)
+    resumed = resume(tmp_path / "cut", get_registry(), progress=False)
+    # the test metrics (the weights' outcome) match exactly; the epoch means of the training losses
+    # to float rounding (two fresh runs differ there too, in the 8th digit, weights still equal)
+    drop = ("wall_seconds", "images_per_second")
+    for got, expected in zip(resumed["history"], full["history"], strict=True):
+        assert {k: v for k, v in got.items() if k not in drop} == pytest.approx(
+            {k: v for k, v in expected.items() if k not in drop}, rel=1e-6)
+    for name in ("cycle_error_a", "cycle_error_b", "b2a_accuracy", "b2a_frechet_distance"):
+        assert resumed[name] == full[name]
+
+
+@pytest.mark.slow
+def test_cyclegan_preset_translates_colour_digits_to_mnist(tmp_path):
+    # issue 6's targets on the offline task MNIST <-> colored_mnist
+    from pathlib import Path
+
+    data_dir = os.environ.get("ADVDL_DATA_DIR") or str(Path(__file__).resolve().parents[2] / "shared" / "data")
+    summary = run_algorithm("cyclegan", "mnist", tmp_path, data_dir=data_dir)
+    assert summary["b2a_accuracy"] >= 0.85 and summary["cycle_error_a"] < 0.02

@@ -1,9 +1,12 @@
-"""GANs (the book's chapters 4 to 6): DCGAN, LSGAN, CGAN, ACGAN, WGAN, InfoGAN. Cheap to import."""
+"""GANs (the book's chapters 4 to 6): DCGAN, LSGAN, CGAN, ACGAN, WGAN, InfoGAN, StackedGAN, CycleGAN. Cheap to import."""
 
 from dataclasses import dataclass
 from typing import Literal
 
 from advdl import AlgorithmSpec, ConfigError, hookimpl, option
+
+PRECISION_HELP = ("bfloat16: Keras mixed_bfloat16 (bfloat16 arithmetic, float32 weights and losses); auto: bfloat16 "
+                  "on a CPU with native bfloat16 instructions (avx512_bf16, AMX) and no GPU, float32 elsewhere.")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,9 +25,7 @@ class GANConfig:
     gradient_penalty: float = option(0.0, "WGAN-GP: weight of (|grad D(x_mix)| - 1)^2 at images mixed from real and "
                                           "fake by a uniform(0, 1) share per sample (use with clip_value=none; "
                                           "Gulrajani et al. use 10).")
-    precision: Literal["auto", "float32", "bfloat16"] = option(
-        "auto", "bfloat16: Keras mixed_bfloat16 (bfloat16 arithmetic, float32 weights and losses); auto: bfloat16 on "
-                "a CPU with native bfloat16 instructions (avx512_bf16, AMX) and no GPU, float32 elsewhere.")
+    precision: Literal["auto", "float32", "bfloat16"] = option("auto", PRECISION_HELP)
     sample_every: int = option(5, "Write a fixed-noise sample grid every N epochs (and at the end).")
 
     def __post_init__(self):
@@ -88,7 +89,83 @@ class InfoGANConfig(GANConfig):
             raise ConfigError(f"continuous_weight must be >= 0, got {self.continuous_weight}")
 
 
-def presets(epochs, critic_steps=1, book_steps=40_000, note="", **hyperparameters):
+@dataclass(frozen=True, kw_only=True)
+class StackedGANConfig:
+    noise_dim: int = option(50, "Size of each stage's noise, z0 and z1 ~ N(0, noise_std) (the book: 50).")
+    feature_dim: int = option(256, "Size of the encoder's intermediate features f1 (the book: 256).")
+    noise_std: float = option(0.5, "Standard deviation of z0 and z1 (the book: 0.5).")
+    batch_size: int = option(64, "Images per step (the encoder's and both GANs').")
+    encoder_steps: int = option(375, "Batches that train the encoder (classifier) before the GANs start; it is "
+                                     "frozen afterwards (375: 3 epochs of the offline MNIST split).")
+    encoder_learning_rate: float = option(1e-3, "Encoder Adam learning rate.")
+    d_learning_rate: float = option(2e-4, "Discriminators' RMSprop learning rate.")
+    g_learning_rate: float = option(1e-4, "Generators' RMSprop learning rate.")
+    loss: Literal["bce", "least_squares"] = option("bce", "Adversarial loss: bce (the book) or least_squares.")
+    conditional_weight: float = option(1.0, "Weight of the conditional loss: the encoder stage must map a fake back "
+                                            "to its input (label or features).")
+    entropy_weight: float = option(10.0, "Weight of the entropy loss: each discriminator must read the noise back "
+                                         "from a fake.")
+    adversarial_weight: float = option(1.0, "Weight of the adversarial loss.")
+    precision: Literal["auto", "float32", "bfloat16"] = option("auto", PRECISION_HELP)
+    sample_every: int = option(5, "Write a fixed-noise sample grid every N epochs (and at the end).")
+
+    def __post_init__(self):
+        for name in ("noise_dim", "feature_dim", "batch_size", "sample_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.encoder_steps < 0:
+            raise ConfigError(f"encoder_steps must be >= 0, got {self.encoder_steps}")
+        for name in ("noise_std", "encoder_learning_rate", "d_learning_rate", "g_learning_rate", "adversarial_weight"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("conditional_weight", "entropy_weight"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CycleGANConfig:
+    data_b: str = option("", "Domain B's dataset (the run's --data is domain A), e.g. colored_mnist, svhn, cifar10.")
+    resize: bool = option(False, "Resize domain B's images to domain A's size when they differ (else an error).")
+    batch_size: int = option(32, "Images of each domain per step (the book: 32).")
+    filters: int = option(32, "Width of the U-Nets' first layer (doubling at each of 3 levels; the book: 32) and half "
+                              "the discriminators' first.")
+    d_learning_rate: float = option(2e-4, "Discriminators' Adam learning rate (beta_1 0.5, as in the CycleGAN paper).")
+    g_learning_rate: float = option(2e-4, "Generators' Adam learning rate (beta_1 0.5).")
+    cycle_weight: float = option(10.0, "Weight of the cycle-consistency loss |F(G(a)) - a| + |G(F(b)) - b|.")
+    identity_weight: float = option(0.0, "Weight of the identity loss |G(b) - b| + |F(a) - a| (domains with equal "
+                                         "channels; the CycleGAN paper uses half the cycle weight).")
+    precision: Literal["auto", "float32", "bfloat16"] = option("auto", PRECISION_HELP)
+    sample_every: int = option(5, "Write a translation grid of held-out images every N epochs (and at the end).")
+
+    def __post_init__(self):
+        for name in ("batch_size", "filters", "sample_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("d_learning_rate", "g_learning_rate"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("cycle_weight", "identity_weight"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+
+def cyclegan_presets(epochs):
+    # the book: 100,000 steps of 32 images per domain
+    return {
+        "mnist": {"description": f"CPU-sized: MNIST <-> colored_mnist, {epochs} epochs ({epochs * 250:,} steps on "
+                                 f"the offline MNIST split), U-Nets of 16 to 128 filters.", "run": {"epochs": epochs},
+                  "hyperparameters": {"data_b": "colored_mnist", "filters": 16}},
+        "cifar10_grey": {"description": "The book's grey -> colour CIFAR-10 task, its 100,000 steps (64 epochs).",
+                         "run": {"epochs": 64}, "hyperparameters": {"data_b": "cifar10"}},
+        "book": {"description": "The book's MNIST <-> SVHN task (SVHN resized to 28x28), its 100,000 steps on the "
+                                "full MNIST training set (53 epochs).", "data": "mnist", "run": {"epochs": 53},
+                 "hyperparameters": {"data_b": "svhn", "resize": True}},
+    }
+
+
+def presets(epochs, critic_steps=1, book_steps=40_000, note="", book_note="", book_hyperparameters=None,
+            **hyperparameters):
     # a generator step takes critic_steps batches of 64: 125 of them per epoch of the 8,000 offline
     # MNIST images, 938 per epoch of the full training set
     steps, book_epochs = epochs * 125 // critic_steps, round(book_steps * critic_steps / 938)
@@ -96,7 +173,8 @@ def presets(epochs, critic_steps=1, book_steps=40_000, note="", **hyperparameter
         "mnist": {"description": f"CPU-sized: {epochs} epochs ({steps:,} generator steps on the offline MNIST "
                                  f"split){note}.", "run": {"epochs": epochs}, "hyperparameters": hyperparameters},
         "book": {"description": f"The book's {book_steps:,} generator steps on the full MNIST training set "
-                                f"({book_epochs} epochs).", "data": "mnist", "run": {"epochs": book_epochs}},
+                                f"({book_epochs} epochs){book_note}.", "data": "mnist", "run": {"epochs": book_epochs},
+                 "hyperparameters": book_hyperparameters or {}},
     }
 
 
@@ -116,10 +194,15 @@ MODELS = (
      WGANConfig, 80, WGAN_GP),
     ("infogan", "InfoGAN: a discrete and 2 continuous latent codes recovered by a recognition head, "
                 "unsupervised (chapter 6).", InfoGANConfig, 60, {}),
+    # the book: the encoder 10 epochs, then 10,000 steps of both GANs
+    ("stackedgan", "StackedGAN: two GANs invert a classifier's two stages, label -> features -> image (chapter 6).",
+     StackedGANConfig, 30, dict(book_steps=19_380, note=", the first 375 train the encoder",
+                                book_note=", the first 9,380 (10 epochs) train the encoder",
+                                book_hyperparameters={"encoder_steps": 9380})),
 )
 
 
-FACTORIES = {"infogan": "advdl_plugins.gan.infogan:InfoGAN"}
+FACTORIES = {"infogan": "advdl_plugins.gan.infogan:InfoGAN", "stackedgan": "advdl_plugins.gan.stackedgan:StackedGAN"}
 
 
 @hookimpl
@@ -127,5 +210,9 @@ def advdl_register_algorithms(register):
     for name, summary, config, epochs, preset_settings in MODELS:
         register(AlgorithmSpec(name=name, family="generative", summary=summary, config=config,
                                factory=FACTORIES.get(name, "advdl_plugins.gan.gan:GAN"),
-                               presets=presets(epochs, config().critic_steps, **preset_settings),
+                               presets=presets(epochs, getattr(config(), "critic_steps", 1), **preset_settings),
                                paper="https://arxiv.org/abs/1406.2661"))
+    register(AlgorithmSpec(name="cyclegan", family="generative", config=CycleGANConfig,
+                           summary="CycleGAN: unpaired translation between two image domains, --data A --data-b B "
+                                   "(chapter 7).", factory="advdl_plugins.gan.cyclegan:CycleGAN",
+                           presets=cyclegan_presets(20), paper="https://arxiv.org/abs/1703.10593"))

@@ -10,8 +10,8 @@
 
 import numpy as np
 
-from advdl import CheckpointError, DataError, Model
-from advdl.backend import import_tensorflow, use_bfloat16
+from advdl import DataError, Model
+from advdl.backend import import_tensorflow, load_weights, use_bfloat16
 
 GRID = 10  # sample grids are 10 x 10; conditional rows show one label each
 SCORE_SAMPLES = 1000
@@ -86,6 +86,7 @@ def discriminator(keras, shape, classes, auxiliary, dtype="float32"):
 
 class GAN(Model):
     metric_names = ("d_loss", "g_loss")
+    state_names = ("generator", "discriminator", "g_optimizer", "d_optimizer")  # networks and optimizers to checkpoint
     test_metric_names = ("frechet_distance", "label_accuracy")
     model_file = "generator.keras"
 
@@ -273,12 +274,11 @@ class GAN(Model):
 
     # -- state -------------------------------------------------------------------------------------
     def get_state(self):
-        return {name: [v.numpy() for v in getattr(self, name).variables]
-                for name in ("generator", "discriminator", "g_optimizer", "d_optimizer")} | {
-                    "rng": self.rng.state.numpy()}
+        return {name: [v.numpy() for v in getattr(self, name).variables] for name in self.state_names} | {
+            "rng": self.rng.state.numpy()}
 
     def set_state(self, state):
-        for name in ("generator", "discriminator", "g_optimizer", "d_optimizer"):
+        for name in self.state_names:
             for variable, value in zip(getattr(self, name).variables, state[name]):
                 variable.assign(value)
         self.rng.state.assign(state["rng"])
@@ -288,9 +288,5 @@ class GAN(Model):
         self.discriminator.save(path.with_name("discriminator.keras"))
 
     def load_model(self, path):
-        import keras
+        load_weights(self.generator, path)
 
-        try:
-            self.generator.set_weights(keras.models.load_model(path, compile=False).get_weights())
-        except Exception as exc:
-            raise CheckpointError(f"cannot load model {path}: {type(exc).__name__}: {str(exc)[:200]}") from None

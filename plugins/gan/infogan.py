@@ -124,7 +124,7 @@ class InfoGAN(GAN):
         result = {"frechet_distance": score(self.scorer, samples, images)["frechet_distance"]}
         return result | {"code_accuracy": self._agreement(self.scorer, samples, self.score_labels)["code_accuracy"]}
 
-    def extra_scores(self, scorer, n, seed=0):
+    def extra_scores(self, scorer, n, seed=0, dataset=None):
         return self._agreement(scorer, self.generate(n, seed=seed), np.arange(n) % self.config.discrete_codes)
 
     def write_figures(self, run_dir, dataset):
