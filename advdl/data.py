@@ -236,6 +236,25 @@ def colored_mnist(data_dir=None):
                    grey.y_test, grey.num_classes, f"{grey.source}, coloured", grey.note)
 
 
+# one colour per digit class (bright, far apart in hue and luminance)
+CLASS_COLOURS = np.array([(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
+                          (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212)], np.float32)
+
+
+def tinted_mnist(data_dir=None):
+    """MNIST (as ``mnist`` finds it, same split) with each digit's ink in its class's colour on
+    black: turning the grey digit back into colour takes knowing which digit it is (the
+    colorization autoencoder's offline task; coloured_mnist's colours are random per image)."""
+    grey_set = mnist(data_dir)
+
+    def tint(images, labels):
+        return np.rint(images.astype(np.float32) / 255.0 * CLASS_COLOURS[labels % 10][:, None, None, :]).astype(np.uint8)
+
+    return Dataset("tinted_mnist", tint(grey_set.x_train, grey_set.y_train), grey_set.y_train,
+                   tint(grey_set.x_test, grey_set.y_test), grey_set.y_test, grey_set.num_classes,
+                   f"{grey_set.source}, tinted by class", grey_set.note)
+
+
 def grey(images):
     """Colour images (N, H, W, 3) as luminance (N, H, W, 1), ITU-R 601 weights."""
     return np.rint(images.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))[..., None].astype(np.uint8)

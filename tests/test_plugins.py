@@ -24,7 +24,8 @@ from advdl.plugin_manager import build_registry
 ROOT = Path(__file__).resolve().parents[1]
 BUILTIN_ALGORITHMS = {"dqn", "ddqn", "qlearning", "a2c", "reinforce", "reinforce-baseline", "actor-critic",
                       "mlp", "cnn", "rnn", "ynet", "resnet", "densenet", "dcgan", "lsgan", "cgan", "acgan", "wgan",
-                      "infogan", "stackedgan", "cyclegan"}
+                      "infogan", "stackedgan", "cyclegan", "autoencoder", "dae", "colorization", "vae", "cvae",
+                      "beta-vae"}
 
 # -- plugin modules of the fake distributions ----------------------------------------------------------
 CONFIG = """

@@ -13,6 +13,8 @@ def advdl_register_datasets(register):
         ("svhn", "SVHN house-number digits, 32x32 colour, 73,257 + 26,032 (.mat files or svhn.npz)", (32, 32, 3)),
         ("colored_mnist", "MNIST's digits in a bright colour on a dark coloured background, made from mnist "
                           "deterministically (same split)", (28, 28, 3)),
+        ("tinted_mnist", "MNIST's digits with the ink in their class's colour on black, made from mnist (same "
+                         "split): grey -> colour needs the digit's identity", (28, 28, 3)),
         ("synthetic_mnist", "made on the spot: 10 classes of 28x28 grey patterns, 2,000 + 500 (fast tests)",
          (28, 28, 1)),
         ("synthetic_cifar", "made on the spot: 10 classes of 32x32 colour patterns, 1,000 + 200 (fast tests)",

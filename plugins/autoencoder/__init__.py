@@ -1,0 +1,115 @@
+"""Autoencoders (the book's chapter 3) and variational autoencoders (chapter 8): autoencoder, dae,
+colorization, vae, cvae, beta-vae. Cheap to import: configs, presets and the registering hook."""
+
+from dataclasses import dataclass
+from typing import Literal
+
+from advdl import AlgorithmSpec, ConfigError, hookimpl, option
+
+
+def _check_positive(config, ints=(), floats=()):
+    for name in ints:
+        if getattr(config, name) < 1:
+            raise ConfigError(f"{name} must be at least 1, got {getattr(config, name)}")
+    for name in floats:
+        if getattr(config, name) <= 0:
+            raise ConfigError(f"{name} must be > 0, got {getattr(config, name)}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AutoencoderConfig:
+    latent_dim: int = option(16, "Size of the latent vector (2 draws the latent scatter plot).")
+    filters: tuple[int, ...] = option((32, 64), "Filters of the encoder's 3x3 stride-2 convolutions (the decoder "
+                                                "mirrors them).")
+    batch_size: int = option(32, "Images per gradient step (the book: 32).")
+    learning_rate: float = option(1e-3, "Adam learning rate.")
+    noise_mean: float = option(0.0, "Corrupt inputs with Gaussian noise of this mean (clipped to [0, 1]; dae: 0.5).")
+    noise_std: float = option(0.0, "... and this standard deviation (0: no corruption; dae: 0.5).")
+    grey_input: bool = option(False, "Feed the network the luminance of colour images; it outputs colour "
+                                     "(colorization).")
+
+    def __post_init__(self):
+        _check_positive(self, ints=("latent_dim", "batch_size"), floats=("learning_rate",))
+        if not self.filters or min(self.filters) < 1:
+            raise ConfigError(f"filters must be a non-empty list of positive integers, got {self.filters}")
+        if self.noise_std < 0:
+            raise ConfigError(f"noise_std must be >= 0, got {self.noise_std}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DAEConfig(AutoencoderConfig):
+    noise_mean: float = option(0.5, "Mean of the Gaussian noise added to inputs (the book: 0.5).")
+    noise_std: float = option(0.5, "Standard deviation of the noise (the book: 0.5); corrupted pixels are clipped "
+                                   "to [0, 1].")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ColorizationConfig(AutoencoderConfig):
+    latent_dim: int = option(256, "Size of the latent vector (the book: 256).")
+    filters: tuple[int, ...] = option((64, 128, 256), "Filters of the encoder's 3x3 stride-2 convolutions.")
+    grey_input: bool = option(True, "Feed the network the luminance of the colour images; it outputs colour.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class VAEConfig:
+    network: Literal["mlp", "cnn"] = option("mlp", "mlp: one hidden layer of hidden_units each way; cnn: 3x3 "
+                                                   "stride-2 convolutions (32, 64) and a 16-unit layer.")
+    latent_dim: int = option(2, "Size of z (2 draws the latent scatter plot and the manifold grid).")
+    hidden_units: int = option(512, "Units of the MLP's hidden layers (the book: 512).")
+    reconstruction: Literal["bce", "mse"] = option("bce", "Reconstruction loss, summed over pixels: binary "
+                                                          "cross-entropy or squared error.")
+    beta: float = option(1.0, "Weight of the KL term (beta-VAE; 1 is the ELBO).")
+    conditional: bool = option(False, "One-hot labels into the encoder and the decoder (CVAE).")
+    batch_size: int = option(128, "Images per gradient step (the book: 128).")
+    learning_rate: float = option(1e-3, "Adam learning rate.")
+
+    def __post_init__(self):
+        _check_positive(self, ints=("latent_dim", "hidden_units", "batch_size"), floats=("learning_rate", "beta"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class CVAEConfig(VAEConfig):
+    network: Literal["mlp", "cnn"] = option("cnn", "cnn (the book's CVAE) or mlp.")
+    conditional: bool = option(True, "One-hot labels into the encoder and the decoder.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BetaVAEConfig(CVAEConfig):
+    beta: float = option(7.0, "Weight of the KL term (the book shows 1, 7 and 10).")
+
+
+AUTOENCODER = "advdl_plugins.autoencoder.autoencoder:Autoencoder"
+VAE = "advdl_plugins.autoencoder.vae:VAE"
+
+MODELS = (
+    # name, summary, config, factory, CPU epochs, book preset (data, epochs)[, the CPU preset's data]
+    ("autoencoder", "Convolutional autoencoder to a 16-d latent, MSE (chapter 3).", AutoencoderConfig, AUTOENCODER,
+     10, ("mnist", 1)),
+    ("dae", "Denoising autoencoder: corrupted inputs, clean targets (chapter 3).", DAEConfig, AUTOENCODER, 10,
+     ("mnist", 10)),
+    ("colorization", "Grey -> colour autoencoder (chapter 3); trains on colour images, e.g. cifar10, tinted_mnist.",
+     ColorizationConfig, AUTOENCODER, 10, ("cifar10", 30), "tinted_mnist"),
+    ("vae", "Variational autoencoder, MLP or CNN: reparameterisation, reconstruction + KL (chapter 8).", VAEConfig,
+     VAE, 50, ("mnist", 50)),
+    ("cvae", "Conditional VAE: one-hot labels into encoder and decoder (chapter 8).", CVAEConfig, VAE, 30,
+     ("mnist", 30)),
+    ("beta-vae", "beta-VAE: the conditional VAE with the KL term weighted by beta (chapter 8).", BetaVAEConfig, VAE,
+     30, ("mnist", 30)),
+)
+
+
+def presets(epochs, book, cpu_data="mnist"):
+    data, book_epochs = book
+    return {
+        cpu_data: {"description": f"CPU-sized: {epochs} epochs on the offline {cpu_data} split.",
+                   "run": {"epochs": epochs}},
+        "book": {"description": f"The book's {book_epochs} epochs on the full {data} training set.", "data": data,
+                 "run": {"epochs": book_epochs}},
+    }
+
+
+@hookimpl
+def advdl_register_algorithms(register):
+    for name, summary, config, factory, *preset_settings in MODELS:
+        register(AlgorithmSpec(name=name, family="generative", summary=summary, config=config, factory=factory,
+                               presets=presets(*preset_settings)))
