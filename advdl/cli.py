@@ -181,6 +181,10 @@ def _run_options(spec):
         ]
     return target + [
         click.Option(["--seed"], type=int, help="Random seed [default: 0]."),
+        click.Option(["--seeds"], metavar="SEEDS", help="Train every seed (e.g. 0-4 or 0,1,2) into OUT/seed-K and write "
+                                                        "an aggregate over them (aggregate.json, aggregate.png)."),
+        click.Option(["--workers"], type=int, default=1, show_default=True,
+                     help="With --seeds: seeds trained at the same time, each in its own process."),
         click.Option(["--preset"], help="A named preset from `advdl info ALGO` [default: the one named after "
                                         + ("--env" if spec.family == "rl" else "--data") + ", if any]."),
         click.Option(["--config", "config_file"], type=click.Path(dir_okay=False),
@@ -258,7 +262,8 @@ def run_algorithm(name, kw, hyper_names):
 
         changed = [flag for flag, key in (("--env", "env"), ("--data", "data"), ("--seed", "seed"),
                                           ("--preset", "preset"), ("--config", "config_file"),
-                                          ("--set", "assignments"), ("--env-kwarg", "env_kwargs"), ("--out", "out"))
+                                          ("--set", "assignments"), ("--env-kwarg", "env_kwargs"), ("--out", "out"),
+                                          ("--seeds", "seeds"))
                    if kw.get(key)] + [f"--{k.replace('_', '-')}" for k in hyper_names if kw[k] is not None]
         if changed:
             raise AdvdlError(f"a resumed run keeps its settings (its config.yaml); {', '.join(changed)} "
@@ -268,6 +273,8 @@ def run_algorithm(name, kw, hyper_names):
             raise AdvdlError(f"{kw['resume']} is a run of '{resumed_spec.name}', not '{name}'")
         _report(resume_run(kw["resume"], reg, steps=kw.get("steps"), progress=kw["progress"]), kw["resume"])
         return
+    if kw.get("seeds") and kw.get("seed") is not None:
+        raise ConfigError("--seed and --seeds do not go together")
     assignments = parse_assignments(kw["assignments"])
     keys = run_keys(spec)
     run_flags = {k: kw[k] for k in keys if k in kw and k not in ("env", "data", "env_kwargs")}
@@ -287,6 +294,8 @@ def run_algorithm(name, kw, hyper_names):
 
         check_env_id(run_config.env, reg)
     target = run_config.env if rl else run_config.data
+    if kw.get("seeds"):
+        return run_many(spec, run_config, algo_config, preset, kw)
     out = Path(kw["out"]) if kw["out"] else default_run_dir(name, target, run_config.seed)
     if (out / "config.yaml").exists():
         raise AdvdlError(f"{out} already holds a run; resume it with --resume {out} or choose another --out")
@@ -294,6 +303,31 @@ def run_algorithm(name, kw, hyper_names):
     click.echo(f"advdl: {name} on {target} (seed {run_config.seed}, {budget}"
                f"{', preset ' + preset if preset else ''}) -> {out}", err=True)
     _report(train(spec, run_config, algo_config, out, reg, preset, progress=kw["progress"]), out)
+
+
+def run_many(spec, run_config, algo_config, preset, kw):
+    from .run import default_run_dir
+    from .seeds import parse_seeds, run_seeds
+
+    seeds = parse_seeds(kw["seeds"])
+    target = run_config.env if spec.family == "rl" else run_config.data
+    out = Path(kw["out"]) if kw["out"] else default_run_dir(spec.name, target, f"{seeds[0]}-{seeds[-1]}")
+    click.echo(f"advdl: {spec.name} on {target}, seeds {kw['seeds']} ({kw['workers']} at a time) -> {out}", err=True)
+    summaries = run_seeds(spec, run_config, algo_config, preset, out, seeds, kw["workers"],
+                          report=lambda line: click.echo(line, err=True))
+    failed = [s for s, summary in summaries.items() if summary is None]
+    if len(failed) == len(seeds):
+        raise AdvdlError(f"every seed failed; see the seed-K.log files in {out}")
+    aggregate = json.loads((out / "aggregate.json").read_text())
+    for name, value in aggregate.items():
+        if isinstance(value, dict) and "iqm" in value:
+            low, high = value["mean_ci95"]
+            click.echo(f"{name:18s} mean {value['mean']:.4g} [{low:.4g}, {high:.4g}]  IQM {value['iqm']:.4g}  "
+                       f"median {value['median']:.4g}  per seed: {', '.join(f'{v:.4g}' for v in value['values'])}")
+    if aggregate.get("solved_fraction") is not None:
+        click.echo(f"solved (final mean >= {aggregate['reward_threshold']:g}): {aggregate['solved_fraction']:.0%} of seeds")
+    click.echo(f"Aggregate written to {out / 'aggregate.json'} and {out / 'aggregate.png'}"
+               + (f"; failed seeds: {failed}" if failed else ""))
 
 
 def _report(summary, run_dir):
@@ -356,6 +390,45 @@ def sample_command(run_dir, n, label, seed, code, out):
         images, labels = generate_samples(spec, model, dataset, n, label, seed)
         columns = min(10, len(images))
     click.echo(f"{len(images)} images written to {write_samples(images, labels, out, columns)}")
+
+
+@cli.command("compare")
+@click.argument("algorithm")
+@click.option("--env", "env_id", required=True, help="Gymnasium environment id (e.g. CartPole-v1).")
+@click.option("--seeds", default="0,1,2", show_default=True, help="Seeds of both sides (e.g. 0-4 or 0,1,2).")
+@click.option("--steps", type=int, help="Env steps per seed [default: the preset's, as advdl run].")
+@click.option("--preset", help="advdl's preset [default: the one named after --env]; SB3 gets the same settings.")
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="A setting of both sides; repeatable.")
+@click.option("--workers", type=int, default=1, show_default=True, help="Seeds trained at the same time.")
+@click.option("--out", type=click.Path(file_okay=False), help="Folder of both sides' runs and the report "
+                                                              "[default: runs/compare-ALGO-ENV-TIME].")
+def compare_command(algorithm, env_id, seeds, steps, preset, assignments, workers, out):
+    """Train ALGO and its Stable-Baselines3 counterpart (DQN, A2C) with the same settings, seeds and
+    budget; evaluate both by advdl's protocol; print a side-by-side table (needs the baselines extra)."""
+    import time
+
+    from .compare import check_available, compare, counterpart, table
+    from .config import resolve
+    from .environments import check_env_id
+    from .seeds import parse_seeds
+
+    reg = registry()
+    spec = reg.algorithm(algorithm)
+    counterpart(spec)
+    check_available()
+    check_env_id(env_id, reg)
+    seed_list = parse_seeds(seeds)
+    values = parse_assignments(assignments)
+    keys = run_keys(spec)
+    run_flags = {k: v for k, v in values.items() if k in keys} | ({"steps": steps} if steps else {})
+    run_config, algo_config, preset = resolve(spec, env=env_id, preset=preset, run_flags=run_flags,
+                                              hyper_flags={k: v for k, v in values.items() if k not in keys})
+    safe = env_id.replace("/", "_")
+    out = Path(out) if out else Path("runs") / f"compare-{algorithm}-{safe}-{time.strftime('%Y%m%d-%H%M%S')}"
+    result = compare(spec, run_config, algo_config, preset, out, seed_list, workers,
+                     report=lambda line: click.echo(line, err=True))
+    click.echo("\n".join(table(result)))
+    click.echo(f"\nWritten: {out / 'compare.json'}, {out / 'compare.png'}")
 
 
 @cli.command("translate")

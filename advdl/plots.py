@@ -121,3 +121,34 @@ def line_plot(path, x, y, xlabel, ylabel, title):
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def seed_curves(path, groups, title, xlabel, ylabel, threshold=None):
+    """Per-seed curves (thin) and, for each group, the mean over seeds with a 95% bootstrap band,
+    on the x values every seed of the group reached (``groups``: {name: [(x, y), ...]})."""
+    from .stats import bootstrap_interval
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+    for colour, (name, runs) in zip(("tab:blue", "tab:orange", "tab:green", "tab:red"), groups.items()):
+        runs = [(np.asarray(x, float), np.asarray(y, float)) for x, y in runs if len(x)]
+        for x, y in runs:
+            ax.plot(x, y, color=colour, alpha=0.25, linewidth=0.8)
+        if not runs:
+            continue
+        end = min(x[-1] for x, _ in runs)
+        grid = np.unique(np.concatenate([x[x <= end] for x, _ in runs]))
+        values = np.stack([np.interp(grid, x, y) for x, y in runs])
+        bands = np.array([bootstrap_interval(values[:, i], samples=500) for i in range(len(grid))])
+        ax.plot(grid, values.mean(0), color=colour, linewidth=2, label=f"{name}: mean of {len(runs)} seeds")
+        ax.fill_between(grid, bands[:, 0], bands[:, 1], color=colour, alpha=0.2)
+    if threshold is not None:
+        ax.axhline(threshold, color="grey", linestyle="--", linewidth=0.8, label=f"solved ({threshold:g})")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -133,7 +133,8 @@ def finish(trainer, spec, run_config, run_dir, preset):
     agent = trainer.agent
     kept = trainer.restore_best() if run_config.keep_best else None
     agent.save_model(run_dir / agent.model_file)
-    final = stats(evaluate(agent, trainer.make_env, run_config.final_eval_episodes, run_config.seed))
+    returns = evaluate(agent, trainer.make_env, run_config.final_eval_episodes, run_config.seed)
+    final = stats(returns) | {"returns": returns}
     wall = trainer.wall_seconds()
     threshold = trainer.threshold
     first = next((e for e in trainer.evaluations if threshold is not None and e["mean"] >= threshold), None)

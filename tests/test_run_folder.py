@@ -26,7 +26,7 @@ def test_run_folder_holds_everything(tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     for key in ("algorithm", "env", "seed", "env_steps", "wall_seconds", "steps_per_second"):
         assert key in summary
-    assert summary["eval"] == {"mean": 100.0, "std": 0.0, "episodes": 1}
+    assert summary["eval"] == {"mean": 100.0, "std": 0.0, "episodes": 1, "returns": [100.0]}
     assert summary["env_steps"] == 20_000 and summary["preset"] == "advdl/QWorld-v0"
     with open(out / "metrics.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))

@@ -1,0 +1,143 @@
+"""Multi-seed runs: every seed trains as its own ``advdl run`` process into ``OUT/seed-K`` (up to
+``workers`` at a time), then an aggregate over the seeds: ``aggregate.json`` and ``aggregate.png``.
+
+Re-running the same command continues: finished seeds are kept, interrupted ones resume from their
+checkpoint, missing ones start.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from .errors import ConfigError
+
+SETTINGS_FILE = "seeds.yaml"  # the resolved settings every seed runs with (not a run folder's config.yaml)
+
+
+def parse_seeds(text):
+    """'0-4', '0,1,2' or '0-2,7' -> [0, 1, 2, ...] (each seed once, in order)."""
+    seeds = []
+    for part in str(text).replace(" ", "").split(","):
+        match = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if not match or (match[2] is not None and int(match[2]) < int(match[1])):
+            raise ConfigError(f"--seeds: expected seeds like 0-4 or 0,1,2, got {text!r}")
+        first, last = int(match[1]), int(match[2] if match[2] is not None else match[1])
+        seeds += [s for s in range(first, last + 1) if s not in seeds]
+    return seeds
+
+
+def seed_command(spec, out, seed):
+    folder = Path(out) / f"seed-{seed}"
+    if (folder / "summary.json").is_file():
+        return None  # finished
+    if (folder / "config.yaml").is_file():
+        return [sys.executable, "-m", "advdl", "run", "--resume", str(folder), "--no-progress"]
+    return [sys.executable, "-m", "advdl", "run", spec.name, "--config", str(Path(out) / SETTINGS_FILE),
+            "--seed", str(seed), "--out", str(folder), "--no-progress"]
+
+
+def write_settings(out, spec, run_config, algo_config, preset):
+    """The resolved settings as a config file; a second run into ``out`` must bring the same ones."""
+    import yaml
+
+    from .config import env_kwargs_values, to_dict
+
+    data = {"algorithm": spec.name, "preset": preset or "none", **to_dict(run_config)}
+    data.pop("seed", None)
+    if spec.family == "rl":
+        data["env_kwargs"] = env_kwargs_values(run_config.env_kwargs)
+    data["hyperparameters"] = to_dict(algo_config)
+    text = yaml.safe_dump(data, sort_keys=False)
+    path = Path(out) / SETTINGS_FILE
+    if path.is_file() and path.read_text() != text:
+        raise ConfigError(f"{out} holds a multi-seed run with other settings ({path}); choose another --out")
+    Path(out).mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def run_seeds(spec, run_config, algo_config, preset, out, seeds, workers=1, report=print):
+    """Train every seed (``workers`` processes at a time); returns {seed: summary or None} and
+    writes the aggregate."""
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
+    out = Path(out)
+    if (out / "config.yaml").is_file():
+        raise ConfigError(f"{out} holds a single run; choose another --out for a multi-seed run")
+    write_settings(out, spec, run_config, algo_config, preset)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"))
+
+    def train(seed):
+        command = seed_command(spec, out, seed)
+        if command is None:
+            report(f"seed {seed}: already finished")
+            return seed, 0
+        with open(out / f"seed-{seed}.log", "a") as log:
+            code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
+        report(f"seed {seed}: " + ("finished" if code == 0 else f"failed (exit {code}); see {out / f'seed-{seed}.log'}"))
+        return seed, code
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        codes = dict(pool.map(train, seeds))
+    summaries = {s: json.loads((out / f"seed-{s}" / "summary.json").read_text()) if codes[s] == 0 else None
+                 for s in seeds}
+    finished = {s: summary for s, summary in summaries.items() if summary is not None}
+    if finished:
+        result = aggregate(spec, finished)
+        result["failed_seeds"] = [s for s in seeds if summaries[s] is None]
+        (out / "aggregate.json").write_text(json.dumps(result, indent=2) + "\n")
+        plot_aggregate(out / "aggregate.png", spec, finished)
+    return summaries
+
+
+def aggregate(spec, summaries):
+    """Per-seed finals and their statistics (RL: final evaluation means; datasets: every test metric)."""
+    from .stats import describe
+
+    seeds = sorted(summaries)
+    runs = [summaries[s] for s in seeds]
+    result = {"algorithm": spec.name, "seeds": seeds}
+    if spec.family == "rl":
+        threshold = runs[0].get("reward_threshold")
+        result |= {"env": runs[0]["env"], "env_steps": runs[0]["env_steps"], "reward_threshold": threshold,
+                   "final_mean": describe([r["eval"]["mean"] for r in runs]),
+                   "solved_fraction": (sum(r["eval"]["mean"] >= threshold for r in runs) / len(runs)
+                                       if threshold is not None else None),
+                   "first_step_at_threshold": [r["first_eval_at_threshold"] and r["first_eval_at_threshold"]["env_steps"]
+                                               for r in runs],
+                   "wall_seconds": describe([r["wall_seconds"] for r in runs]),
+                   "steps_per_second": describe([r["steps_per_second"] for r in runs])}
+    else:
+        names = [k for k in runs[0].get("final", {}) if isinstance(runs[0]["final"][k], (int, float))]
+        result |= {"data": runs[0]["data"], "epochs": runs[0]["epochs"],
+                   **{name: describe([r["final"][name] for r in runs]) for name in names},
+                   "wall_seconds": describe([r["wall_seconds"] for r in runs])}
+    return result
+
+
+def curves(spec, summaries):
+    """(x, y) per seed: evaluation means against env steps (RL), else the first test metric per epoch."""
+    out = []
+    for summary in summaries.values():
+        if spec.family == "rl":
+            rows = summary.get("evaluations") or []
+            out.append(([r["env_steps"] for r in rows], [r["mean"] for r in rows]))
+        else:
+            rows = summary.get("history") or []
+            name = next(iter(summary.get("final", {})), None)
+            out.append(([r["epoch"] for r in rows], [r.get(name) for r in rows]))
+    return out
+
+
+def plot_aggregate(path, spec, summaries):
+    from .plots import seed_curves
+
+    first = next(iter(summaries.values()))
+    rl = spec.family == "rl"
+    ylabel = "evaluation mean return" if rl else next(iter(first.get("final", {})), "metric")
+    seed_curves(path, {spec.name: curves(spec, summaries)},
+                f"{spec.name} on {first['env'] if rl else first['data']}, {len(summaries)} seeds",
+                "environment steps" if rl else "epoch", ylabel, first.get("reward_threshold") if rl else None)
