@@ -12,6 +12,19 @@ def _pyplot():
     return plt
 
 
+def _finish(plt, fig, ax, path, title, xlabel, ylabel, legend=True):
+    """Labels, grid and legend; the figure written to ``path`` and closed."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if legend:
+        ax.legend(loc="best", fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def learning_curve(path, episode_steps, episode_returns, evaluations, title, threshold=None):
     """Training returns (raw and a 100-episode mean) and evaluation means against env steps."""
     plt = _pyplot()
@@ -29,14 +42,7 @@ def learning_curve(path, episode_steps, episode_returns, evaluations, title, thr
                     capsize=3, label="deterministic evaluation")
     if threshold is not None:
         ax.axhline(threshold, color="grey", linestyle="--", linewidth=0.8, label=f"solved ({threshold:g})")
-    ax.set_xlabel("environment steps")
-    ax.set_ylabel("return")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _finish(plt, fig, ax, path, title, "environment steps", "return")
 
 
 def epoch_curves(path, history, train_names, test_names, title):
@@ -114,13 +120,7 @@ def line_plot(path, x, y, xlabel, ylabel, title):
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4), dpi=100)
     ax.plot(x, y, marker="o")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _finish(plt, fig, ax, path, title, xlabel, ylabel, legend=False)
 
 
 def seed_curves(path, groups, title, xlabel, ylabel, threshold=None):
@@ -144,11 +144,4 @@ def seed_curves(path, groups, title, xlabel, ylabel, threshold=None):
         ax.fill_between(grid, bands[:, 0], bands[:, 1], color=colour, alpha=0.2)
     if threshold is not None:
         ax.axhline(threshold, color="grey", linestyle="--", linewidth=0.8, label=f"solved ({threshold:g})")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _finish(plt, fig, ax, path, title, xlabel, ylabel)

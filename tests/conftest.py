@@ -118,3 +118,15 @@ def finished_run(cli, tmp_path):
     assert result.code == 0, str(result)
     assert (out / "config.yaml").is_file() and list((out / "checkpoints").glob("*.ckpt"))
     return out
+
+
+@pytest.fixture(scope="module")
+def scorer_cache(tmp_path_factory):
+    """A fresh scorer cache (ADVDL_CACHE_DIR) for a test module: its classifiers train once."""
+    before = os.environ.get("ADVDL_CACHE_DIR")
+    os.environ["ADVDL_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if before is None:
+        os.environ.pop("ADVDL_CACHE_DIR")
+    else:
+        os.environ["ADVDL_CACHE_DIR"] = before

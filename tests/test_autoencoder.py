@@ -14,15 +14,7 @@ from advdl.testing import run_algorithm
 SHARED_DATA = os.environ.get("ADVDL_DATA_DIR") or str(Path(__file__).resolve().parents[2] / "shared" / "data")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def scorer_cache(tmp_path_factory):
-    before = os.environ.get("ADVDL_CACHE_DIR")
-    os.environ["ADVDL_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
-    yield
-    if before is None:
-        os.environ.pop("ADVDL_CACHE_DIR")
-    else:
-        os.environ["ADVDL_CACHE_DIR"] = before
+pytestmark = pytest.mark.usefixtures("scorer_cache")  # one scorer cache per module: each classifier trains once
 
 
 def test_autoencoder_learns_to_reconstruct_and_plots_its_2d_latent(tmp_path):

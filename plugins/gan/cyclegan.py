@@ -135,13 +135,6 @@ class CycleGAN(GAN):
         return replace(domain_b, x_train=resize_images(domain_b.x_train, height, width),
                        x_test=resize_images(domain_b.x_test, height, width))
 
-    @property
-    def batch_size(self):
-        return self.config.batch_size
-
-    def count_params(self):
-        return int(sum(getattr(self, name).count_params() for name in self.state_names if "optimizer" not in name))
-
     # -- training ----------------------------------------------------------------------------------
     def train_step(self, images, labels):
         return {name: float(value) for name, value in self._train(images, self._b_batch(len(images))).items()}

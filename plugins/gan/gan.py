@@ -125,11 +125,11 @@ class GAN(Model):
             raise DataError(f"the GAN networks need square images with a side divisible by 4, got {data_info.image_shape}")
 
     @property
-    def batch_size(self):
-        return self.config.batch_size * self.config.critic_steps  # a fresh real batch for every critic step
+    def batch_size(self):  # a fresh real batch for every critic step
+        return self.config.batch_size * getattr(self.config, "critic_steps", 1)
 
     def count_params(self):
-        return int(self.generator.count_params() + self.discriminator.count_params())
+        return int(sum(getattr(self, name).count_params() for name in self.state_names if "optimizer" not in name))
 
     # -- training ----------------------------------------------------------------------------------
     def train_step(self, images, labels):

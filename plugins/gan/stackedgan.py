@@ -125,13 +125,6 @@ class StackedGAN(GAN):
             raise DataError(f"stackedgan's encoder is a classifier: it needs labelled images of at least 2 classes, "
                             f"'{data_info.name}' has {data_info.num_classes}")
 
-    @property
-    def batch_size(self):
-        return self.config.batch_size
-
-    def count_params(self):
-        return int(sum(getattr(self, name).count_params() for name in self.state_names if "optimizer" not in name))
-
     # -- training ----------------------------------------------------------------------------------
     def train_step(self, images, labels):
         graph = self._train_encoder if self.steps_done < self.config.encoder_steps else self._train
