@@ -78,3 +78,21 @@ def load_weights(network, path):
         network.set_weights(keras.models.load_model(path, compile=False).get_weights())
     except Exception as exc:
         raise CheckpointError(f"cannot load model {path}: {type(exc).__name__}: {str(exc)[:200]}") from None
+
+
+def _variables(part):
+    import tensorflow as tf
+
+    return [part.state] if isinstance(part, tf.random.Generator) else part.variables
+
+
+def variables_state(parts):
+    """{name: [numpy values]} of Keras models, optimizers and tf.random.Generators, for a checkpoint."""
+    return {name: [v.numpy() for v in _variables(part)] for name, part in parts.items()}
+
+
+def assign_state(parts, state):
+    """Restore what ``variables_state`` returned."""
+    for name, part in parts.items():
+        for variable, value in zip(_variables(part), state[name]):
+            variable.assign(value)

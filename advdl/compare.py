@@ -8,10 +8,7 @@ env steps/s and the ratios; OUT/compare.json and OUT/compare.png (both sides' cu
 """
 
 import json
-import os
-import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .errors import AdvdlError, ConfigError
@@ -80,23 +77,15 @@ def sb3_settings(spec, run_config, algo_config, threshold):
 
 
 def run_sb3(settings, out, seeds, workers, report):
+    from .seeds import run_processes
+
     out.mkdir(parents=True, exist_ok=True)
     path = out / "settings.json"
     path.write_text(json.dumps(settings, indent=2) + "\n")
-    env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
-
-    def train(seed):
-        folder = out / f"seed-{seed}"
-        if not (folder / "summary.json").is_file():
-            with open(out / f"seed-{seed}.log", "w") as log:
-                code = subprocess.run([sys.executable, "-m", "advdl.baselines", str(path), str(seed), str(folder)],
-                                      stdout=log, stderr=subprocess.STDOUT, env=env).returncode
-            report(f"SB3 seed {seed}: " + ("finished" if code == 0 else f"failed; see {out / f'seed-{seed}.log'}"))
-        summary = folder / "summary.json"
-        return seed, json.loads(summary.read_text()) if summary.is_file() else None
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return dict(pool.map(train, seeds))
+    commands = {seed: None if (out / f"seed-{seed}" / "summary.json").is_file() else
+                [sys.executable, "-m", "advdl.baselines", str(path), str(seed), str(out / f"seed-{seed}")]
+                for seed in seeds}
+    return run_processes(out, commands, workers, report, "SB3 seed")
 
 
 def side(summaries, threshold):
@@ -106,7 +95,7 @@ def side(summaries, threshold):
     from .stats import bootstrap_interval, describe, iqm
 
     runs = [summaries[s] for s in sorted(summaries) if summaries[s] is not None]
-    returns = np.concatenate([r["eval"].get("returns", [r["eval"]["mean"]]) for r in runs])
+    returns = np.concatenate([r["eval"]["returns"] for r in runs])
     firsts = [r["first_eval_at_threshold"] and r["first_eval_at_threshold"]["env_steps"] for r in runs]
     reached = [f for f in firsts if f is not None]
     return {"seeds": len(runs), "final_mean": describe([r["eval"]["mean"] for r in runs]),

@@ -255,9 +255,12 @@ def tinted_mnist(data_dir=None):
                    f"{grey_set.source}, tinted by class", grey_set.note)
 
 
+LUMINANCE = (0.299, 0.587, 0.114)  # ITU-R 601 weights of R, G, B
+
+
 def grey(images):
-    """Colour images (N, H, W, 3) as luminance (N, H, W, 1), ITU-R 601 weights."""
-    return np.rint(images.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))[..., None].astype(np.uint8)
+    """Colour images (N, H, W, 3) as luminance (N, H, W, 1)."""
+    return np.rint(images.astype(np.float32) @ np.array(LUMINANCE, np.float32))[..., None].astype(np.uint8)
 
 
 def cifar10_grey(data_dir=None):

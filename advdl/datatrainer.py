@@ -72,8 +72,8 @@ class DataTrainer:
         return self.wall_seconds()
 
     def _end_epoch(self, epoch, progress):
-        self.model.on_epoch_end(epoch)
         test = self.model.evaluate(self.data.x_test, self.data.y_test)
+        self.model.on_epoch_end(epoch)
         row = {"epoch": epoch + 1, "step": self.step, "wall_seconds": round(self.wall_seconds(), 3),
                "images_per_second": round(self.images_per_second(), 1),
                **{k: v / max(self.epoch_count, 1) for k, v in self.epoch_sums.items()}, **test}

@@ -181,7 +181,7 @@ class Model(ABC):
         """Metrics on a held-out set, e.g. ``{"test_loss", "test_accuracy"}``."""
 
     def on_epoch_end(self, epoch):
-        """Called after every epoch (learning-rate schedules live here)."""
+        """Called after every epoch, after its ``evaluate`` (learning-rate schedules, sample grids)."""
 
     def count_params(self):
         """Number of weights, reported in summary.json (None if not meaningful)."""
@@ -228,13 +228,22 @@ class Model(ABC):
     def write_figures(self, run_dir, dataset):
         """Plots of the final model for the run folder (a confusion matrix, a sample grid)."""
 
-    @abstractmethod
+    def state_parts(self):
+        """{name: Keras model, optimizer or tf.random.Generator}: what the default ``get_state`` and
+        ``set_state`` checkpoint and restore (their variables)."""
+        raise NotImplementedError
+
     def get_state(self):
         """Everything needed to continue training exactly (weights, optimizer, RNG states)."""
+        from .backend import variables_state
 
-    @abstractmethod
+        return variables_state(self.state_parts())
+
     def set_state(self, state):
         """Restore what ``get_state`` returned."""
+        from .backend import assign_state
+
+        assign_state(self.state_parts(), state)
 
     @abstractmethod
     def save_model(self, path):

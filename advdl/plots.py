@@ -89,6 +89,11 @@ def confusion_matrix(path, labels, predictions, num_classes, title):
     return counts
 
 
+def as_rgb(images):
+    """Grey images (N, H, W, 1) as RGB, to sit beside colour ones in a grid; colour ones unchanged."""
+    return np.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images
+
+
 def image_grid(path, images, columns):
     """Images in [0, 1] (N, H, W, C) tiled into one PNG, ``columns`` per row."""
     images = np.clip(np.asarray(images, dtype=np.float32), 0, 1)

@@ -24,13 +24,18 @@ def default_run_dir(algorithm, env_id, seed):
     return Path("runs") / f"{algorithm}-{re.sub(r'[^A-Za-z0-9.-]+', '_', env_id)}-s{seed}-{stamp}"
 
 
-def write_config(run_dir, spec, run_config, algo_config, preset):
-    import yaml
-
+def config_data(spec, run_config, algo_config, preset):
+    """The resolved settings as a config file holds them (``--config`` reads them back)."""
     data = {"algorithm": spec.name, "preset": preset, **to_dict(run_config)}
     if spec.family == "rl":
         data["env_kwargs"] = env_kwargs_values(run_config.env_kwargs)
-    data["hyperparameters"] = to_dict(algo_config)
+    return data | {"hyperparameters": to_dict(algo_config)}
+
+
+def write_config(run_dir, spec, run_config, algo_config, preset):
+    import yaml
+
+    data = config_data(spec, run_config, algo_config, preset)
     checkpoint.write_atomic(run_dir / CONFIG_FILE, yaml.safe_dump(data, sort_keys=False).encode())
 
 
@@ -378,7 +383,7 @@ def translate_images(spec, model, dataset, direction, n, out):
     a .png of source rows over translation rows (10 wide), or a .npz of sources, images, labels."""
     import numpy as np
 
-    from .plots import image_grid
+    from .plots import as_rgb, image_grid
 
     if not model.directions:
         raise ConfigError(f"translate needs a two-domain model (cyclegan); '{spec.name}' translates nothing")
@@ -395,11 +400,11 @@ def translate_images(spec, model, dataset, direction, n, out):
     if out.suffix == ".npz":
         np.savez(out, sources=sources.astype(np.float32), images=images.astype(np.float32), labels=labels)
         return out, len(images)
-    channels, columns = max(sources.shape[-1], images.shape[-1]), min(10, len(images))  # grey beside colour: grey RGB
-    rows = []
+    if sources.shape[-1] != images.shape[-1]:  # grey beside colour
+        sources, images = as_rgb(sources), as_rgb(images)
+    columns, rows = min(10, len(images)), []
     for i in range(0, len(images), columns):
         for part in (sources[i:i + columns], images[i:i + columns]):
-            part = np.repeat(part, channels // part.shape[-1], axis=-1)
             rows.append(np.concatenate([part, np.ones((columns - len(part), *part.shape[1:]), np.float32)]))
     image_grid(out, np.concatenate(rows), columns)
     return out, len(images)

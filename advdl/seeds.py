@@ -44,13 +44,10 @@ def write_settings(out, spec, run_config, algo_config, preset):
     """The resolved settings as a config file; a second run into ``out`` must bring the same ones."""
     import yaml
 
-    from .config import env_kwargs_values, to_dict
+    from .run import config_data
 
-    data = {"algorithm": spec.name, "preset": preset or "none", **to_dict(run_config)}
-    data.pop("seed", None)
-    if spec.family == "rl":
-        data["env_kwargs"] = env_kwargs_values(run_config.env_kwargs)
-    data["hyperparameters"] = to_dict(algo_config)
+    data = config_data(spec, run_config, algo_config, preset)
+    data.pop("seed")  # each seed's process gets its own --seed
     text = yaml.safe_dump(data, sort_keys=False)
     path = Path(out) / SETTINGS_FILE
     if path.is_file() and path.read_text() != text:
@@ -68,22 +65,7 @@ def run_seeds(spec, run_config, algo_config, preset, out, seeds, workers=1, repo
     if (out / "config.yaml").is_file():
         raise ConfigError(f"{out} holds a single run; choose another --out for a multi-seed run")
     write_settings(out, spec, run_config, algo_config, preset)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"))
-
-    def train(seed):
-        command = seed_command(spec, out, seed)
-        if command is None:
-            report(f"seed {seed}: already finished")
-            return seed, 0
-        with open(out / f"seed-{seed}.log", "a") as log:
-            code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
-        report(f"seed {seed}: " + ("finished" if code == 0 else f"failed (exit {code}); see {out / f'seed-{seed}.log'}"))
-        return seed, code
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        codes = dict(pool.map(train, seeds))
-    summaries = {s: json.loads((out / f"seed-{s}" / "summary.json").read_text()) if codes[s] == 0 else None
-                 for s in seeds}
+    summaries = run_processes(out, {seed: seed_command(spec, out, seed) for seed in seeds}, workers, report, "seed")
     finished = {s: summary for s, summary in summaries.items() if summary is not None}
     if finished:
         result = aggregate(spec, finished)
@@ -91,6 +73,25 @@ def run_seeds(spec, run_config, algo_config, preset, out, seeds, workers=1, repo
         (out / "aggregate.json").write_text(json.dumps(result, indent=2) + "\n")
         plot_aggregate(out / "aggregate.png", spec, finished)
     return summaries
+
+
+def run_processes(out, commands, workers, report, label):
+    """Run each seed's command (None: already finished), ``workers`` at a time, its output in
+    OUT/seed-K.log; returns {seed: OUT/seed-K/summary.json's content, or None if it failed}."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"))
+
+    def run(seed):
+        command, log_path, summary = commands[seed], out / f"seed-{seed}.log", out / f"seed-{seed}" / "summary.json"
+        if command is None:
+            report(f"{label} {seed}: already finished")
+        else:
+            with open(log_path, "a") as log:
+                code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
+            report(f"{label} {seed}: " + ("finished" if code == 0 else f"failed (exit {code}); see {log_path}"))
+        return seed, json.loads(summary.read_text()) if summary.is_file() else None
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return dict(pool.map(run, commands))
 
 
 def aggregate(spec, summaries):

@@ -30,19 +30,20 @@ START, END = "<!-- suite:start -->", "<!-- suite:end -->"
 DATA_DIR = os.environ.get("ADVDL_DATA_DIR", str(HERE.parents[1] / "shared" / "data"))
 
 
-def advdl(*args):
+def python(*args):
+    """Run ``python ARGS`` (a module's ``-m NAME`` or a script), failing loudly with its stderr."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", ADVDL_DATA_DIR=DATA_DIR)
-    done = subprocess.run([sys.executable, "-m", "advdl", *map(str, args)], capture_output=True, text=True, env=env)
+    done = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, env=env)
     if done.returncode:
-        raise RuntimeError(f"advdl {' '.join(map(str, args))} failed:\n{done.stderr[-2000:]}")
-    return done.stdout
+        raise RuntimeError(f"python {' '.join(map(str, args))} failed:\n{done.stderr[-2000:]}")
+
+
+def advdl(*args):
+    python("-m", "advdl", *args)
 
 
 def script(name, *args):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", ADVDL_DATA_DIR=DATA_DIR)
-    done = subprocess.run([sys.executable, str(HERE / name), *map(str, args)], capture_output=True, text=True, env=env)
-    if done.returncode:
-        raise RuntimeError(f"{name} failed:\n{done.stderr[-2000:]}")
+    python(HERE / name, *args)
 
 
 def part_rl(full, work):

@@ -16,6 +16,8 @@ import numpy as np
 
 from advdl import ConfigError, DataError, Model
 from advdl.backend import import_tensorflow, load_weights
+from advdl.data import LUMINANCE
+from advdl.plots import as_rgb
 
 EVAL_BATCH = 1000
 NOISE_SEED = 20_240_101  # the held-out corruption is the same in every evaluation and every run
@@ -51,10 +53,6 @@ def encoder_decoder(keras, shape, out_channels, filters, latent_dim, in_channels
     return encoder, keras.Model(z, x, name="decoder")
 
 
-def rgb(images):
-    return np.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images
-
-
 class Autoencoder(Model):
     model_file = "autoencoder.keras"
     metric_names = ("loss",)
@@ -85,17 +83,16 @@ class Autoencoder(Model):
         return int(self.network.count_params())
 
     # -- training ----------------------------------------------------------------------------------
-    def inputs(self, clean, noise=None):
-        """What the network sees of clean images in [0, 1]: grey (colorization), corrupted (dae),
-        or the images themselves. ``noise`` (numpy) fixes the corruption; else the model's RNG draws it."""
+    def inputs(self, clean):
+        """What the network sees of clean images in [0, 1] in training: grey (colorization), corrupted
+        by the model's RNG (dae), or the images themselves."""
         import tensorflow as tf
 
         if self.colorize:
-            return tf.reduce_sum(clean * tf.constant([0.299, 0.587, 0.114]), axis=-1, keepdims=True)
+            return tf.reduce_sum(clean * tf.constant(LUMINANCE), axis=-1, keepdims=True)
         if not self.corrupts:
             return clean
-        if noise is None:
-            noise = self.rng.normal(tf.shape(clean), self.config.noise_mean, self.config.noise_std)
+        noise = self.rng.normal(tf.shape(clean), self.config.noise_mean, self.config.noise_std)
         return tf.clip_by_value(clean + noise, 0.0, 1.0)
 
     def train_step(self, images, labels):
@@ -120,11 +117,10 @@ class Autoencoder(Model):
     def reconstruct(self, images, noise_std=None):
         """(network inputs, outputs) for uint8 ``images``, the held-out corruption fixed."""
         clean = images.astype(np.float32) / 255.0
-        noise = self.held_out_noise(clean.shape, noise_std) if self.corrupts or noise_std is not None else None
-        if noise_std is not None:
-            x = np.clip(clean + noise, 0.0, 1.0)
+        if self.corrupts or noise_std is not None:
+            x = np.clip(clean + self.held_out_noise(clean.shape, noise_std), 0.0, 1.0)
         else:
-            x = np.asarray(self.inputs(clean, noise))
+            x = np.asarray(self.inputs(clean))
         out = np.concatenate([self._reconstruct(x[i:i + EVAL_BATCH]).numpy() for i in range(0, len(x), EVAL_BATCH)])
         return x, out
 
@@ -135,7 +131,7 @@ class Autoencoder(Model):
         clean = images.astype(np.float32) / 255.0
         result = {"test_mse": float(np.mean(np.square(out - clean)))}
         if "input_mse" in self.test_metric_names:
-            result["input_mse"] = float(np.mean(np.square(rgb(x) - clean)))
+            result["input_mse"] = float(np.mean(np.square(as_rgb(x) - clean)))
         return result
 
     def encode(self, images):
@@ -149,7 +145,7 @@ class Autoencoder(Model):
         images = dataset.x_test[:FIGURE_IMAGES]
         x, out = self.reconstruct(images)
         rows = [images.astype(np.float32) / 255.0] + ([x] if self.corrupts or self.colorize else []) + [out]
-        image_grid(run_dir / "reconstructions.png", np.concatenate([rgb(r) if self.colorize else r for r in rows]),
+        image_grid(run_dir / "reconstructions.png", np.concatenate([as_rgb(r) if self.colorize else r for r in rows]),
                    FIGURE_IMAGES)
         if self.config.latent_dim == 2 and not self.corrupts and not self.colorize:
             codes = self.encode(dataset.x_test)
@@ -170,15 +166,8 @@ class Autoencoder(Model):
                           "reconstructions.png in the run folder, or use vae / cvae")
 
     # -- state -------------------------------------------------------------------------------------
-    def get_state(self):
-        return {"network": [v.numpy() for v in self.network.variables],
-                "optimizer": [v.numpy() for v in self.optimizer.variables], "rng": self.rng.state.numpy()}
-
-    def set_state(self, state):
-        for name, variables in (("network", self.network.variables), ("optimizer", self.optimizer.variables)):
-            for variable, value in zip(variables, state[name]):
-                variable.assign(value)
-        self.rng.state.assign(state["rng"])
+    def state_parts(self):
+        return {"network": self.network, "optimizer": self.optimizer, "rng": self.rng}
 
     def save_model(self, path):
         self.network.save(path)

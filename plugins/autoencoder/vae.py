@@ -188,15 +188,8 @@ class VAE(Model):
             image_grid(run_dir / name, self.decode(grid, labels), MANIFOLD)
 
     # -- state -------------------------------------------------------------------------------------
-    def get_state(self):
-        return {"encoder": [v.numpy() for v in self.encoder.variables], "decoder": [v.numpy() for v in self.decoder.variables],
-                "optimizer": [v.numpy() for v in self.optimizer.variables], "rng": self.rng.state.numpy()}
-
-    def set_state(self, state):
-        for name in ("encoder", "decoder", "optimizer"):
-            for variable, value in zip(getattr(self, name).variables, state[name]):
-                variable.assign(value)
-        self.rng.state.assign(state["rng"])
+    def state_parts(self):
+        return {"encoder": self.encoder, "decoder": self.decoder, "optimizer": self.optimizer, "rng": self.rng}
 
     def save_model(self, path):
         """The decoder (the generator: z(, one-hot label) -> logits), and the encoder beside it."""

@@ -69,10 +69,6 @@ def patch_discriminator(keras, shape, filters, dtype, name):
     return keras.Model(image, layers.Conv2D(1, 4, padding="same", dtype="float32")(x), name=name)
 
 
-def rgb(images):
-    return np.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images
-
-
 class CycleGAN(GAN):
     metric_names = ("d_loss", "g_loss", "cycle_loss", "identity_loss")
     test_metric_names = ("b2a_accuracy", "a2b_accuracy", "cycle_error_a", "cycle_error_b", "b2a_frechet_distance",
@@ -99,8 +95,7 @@ class CycleGAN(GAN):
         c, shape_a = config, tuple(data_info.image_shape)
         self.domain_b = self._fit_domain_b(domain_b)
         shape_b = tuple(self.domain_b.x_train.shape[1:])
-        self.same_channels = shape_a[-1] == shape_b[-1]
-        if c.identity_weight and not self.same_channels:
+        if c.identity_weight and shape_a[-1] != shape_b[-1]:
             raise DataError(f"identity_weight needs domains with the same channels: {data_info.name} has "
                             f"{shape_a[-1]}, {c.data_b} {shape_b[-1]}")
         tf, keras = import_tensorflow(seed=seed)
@@ -120,7 +115,7 @@ class CycleGAN(GAN):
         self._train = tf.function(self._train_graph)
         self._translate = {"a2b": tf.function(lambda x: self.generator(x, training=False)),
                            "b2a": tf.function(lambda x: self.generator_ba(x, training=False))}
-        self.scorer, self.scorer_b, self.run_dir, self.epoch_ended = None, None, None, None
+        self.scorer, self.scorer_b, self.run_dir = None, None, None
 
     def _fit_domain_b(self, domain_b):
         """Domain B at domain A's image size (resized with ``resize``, else an error)."""
@@ -206,10 +201,7 @@ class CycleGAN(GAN):
         """Cycle errors (mean absolute, pixels in [0, 1]) of the first 2,000 held-out images of each
         domain; with scorers: the classifier of the target domain recognising translations as the
         source's label, and the Frechet distance of translations to the target's held-out images."""
-        self.fixed_a = images[:GRID]
-        if self.run_dir is not None and self.epoch_ended and self.epoch_ended % self.config.sample_every == 0:
-            self.write_grid(self.run_dir / "samples" / f"epoch-{self.epoch_ended:04d}.png")
-        self.epoch_ended = None
+        self.fixed_a = images[:GRID]  # the grids' domain A images (on_epoch_end comes after evaluate)
         a, labels_a = images[:EVAL_IMAGES], labels[:EVAL_IMAGES]
         b, labels_b = self.domain_b.x_test[:EVAL_IMAGES], self.domain_b.y_test[:EVAL_IMAGES]
         to_b, to_a = self.translated("a2b", a), self.translated("b2a", b)
@@ -241,19 +233,15 @@ class CycleGAN(GAN):
 
     def write_grid(self, path):
         """Ten held-out images of each domain: source, translation and reconstruction rows."""
-        from advdl.plots import image_grid
+        from advdl.plots import as_rgb, image_grid
 
         path.parent.mkdir(parents=True, exist_ok=True)
         rows = []
         for direction, back in (("a2b", "b2a"), ("b2a", "a2b")):
             images = (self.fixed_a if direction == "a2b" else self.domain_b.x_test[:GRID]).astype(np.float32) / 255.0
             forward = self.translated(direction, images)
-            rows += [rgb(images), rgb(forward), rgb(self.translated(back, forward))]
+            rows += [as_rgb(images), as_rgb(forward), as_rgb(self.translated(back, forward))]
         image_grid(path, np.concatenate(rows), GRID)
-
-    def on_epoch_end(self, epoch):
-        # the grid shows held-out images of domain A, which only evaluate (called next) receives
-        self.epoch_ended = epoch + 1
 
     def write_figures(self, run_dir, dataset):
         self.fixed_a = dataset.x_test[:GRID]
@@ -261,13 +249,10 @@ class CycleGAN(GAN):
 
     # -- state -------------------------------------------------------------------------------------
     def get_state(self):
-        return {name: [v.numpy() for v in getattr(self, name).variables] for name in self.state_names} | {
-            "b_drawn": self.b_drawn}
+        return super().get_state() | {"b_drawn": self.b_drawn}
 
     def set_state(self, state):
-        for name in self.state_names:
-            for variable, value in zip(getattr(self, name).variables, state[name]):
-                variable.assign(value)
+        super().set_state(state)
         self.b_drawn = state["b_drawn"]
 
     def save_model(self, path):

@@ -86,7 +86,7 @@ def discriminator(keras, shape, classes, auxiliary, dtype="float32"):
 
 class GAN(Model):
     metric_names = ("d_loss", "g_loss")
-    state_names = ("generator", "discriminator", "g_optimizer", "d_optimizer")  # networks and optimizers to checkpoint
+    state_names = ("generator", "discriminator", "g_optimizer", "d_optimizer", "rng")  # what a checkpoint holds
     test_metric_names = ("frechet_distance", "label_accuracy")
     model_file = "generator.keras"
 
@@ -128,8 +128,8 @@ class GAN(Model):
     def batch_size(self):  # a fresh real batch for every critic step
         return self.config.batch_size * getattr(self.config, "critic_steps", 1)
 
-    def count_params(self):
-        return int(sum(getattr(self, name).count_params() for name in self.state_names if "optimizer" not in name))
+    def count_params(self):  # the networks among the checkpointed parts
+        return int(sum(part.count_params() for part in self.state_parts().values() if hasattr(part, "count_params")))
 
     # -- training ----------------------------------------------------------------------------------
     def train_step(self, images, labels):
@@ -270,18 +270,16 @@ class GAN(Model):
         image_grid(path, self.sample(self.fixed_noise, self.fixed_labels), GRID)
 
     def write_figures(self, run_dir, dataset):
+        from advdl.plots import image_grid
+
         self.write_grid(run_dir / "samples.png")
+        for code in self.codes:  # InfoGAN's and StackedGAN's sweeps, the book's figures
+            images, columns = self.sweep(code)
+            image_grid(run_dir / f"sweep-{code}.png", images, columns)
 
     # -- state -------------------------------------------------------------------------------------
-    def get_state(self):
-        return {name: [v.numpy() for v in getattr(self, name).variables] for name in self.state_names} | {
-            "rng": self.rng.state.numpy()}
-
-    def set_state(self, state):
-        for name in self.state_names:
-            for variable, value in zip(getattr(self, name).variables, state[name]):
-                variable.assign(value)
-        self.rng.state.assign(state["rng"])
+    def state_parts(self):
+        return {name: getattr(self, name) for name in self.state_names}
 
     def save_model(self, path):
         self.generator.save(path)

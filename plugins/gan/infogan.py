@@ -126,11 +126,3 @@ class InfoGAN(GAN):
 
     def extra_scores(self, scorer, n, seed=0, dataset=None):
         return self._agreement(scorer, self.generate(n, seed=seed), np.arange(n) % self.config.discrete_codes)
-
-    def write_figures(self, run_dir, dataset):
-        super().write_figures(run_dir, dataset)
-        from advdl.plots import image_grid
-
-        for code in self.codes:  # the book's figures: digits by the discrete code, each continuous code swept
-            images, columns = self.sweep(code)
-            image_grid(run_dir / f"sweep-{code}.png", images, columns)

@@ -72,7 +72,7 @@ class StackedGAN(GAN):
     metric_names = ("encoder_loss", "d0_loss", "g0_loss", "d1_loss", "g1_loss", "g1_conditional")
     test_metric_names = ("frechet_distance", "label_accuracy", "encoder_accuracy")
     state_names = ("encoder0", "encoder1", "generator0", "generator1", "discriminator0", "discriminator1",
-                   "e_optimizer", "g_optimizer", "d_optimizer")
+                   "e_optimizer", "g_optimizer", "d_optimizer", "rng")
     codes = ("z0", "z1")
     conditional = True
 
@@ -99,7 +99,6 @@ class StackedGAN(GAN):
                                      (self.d_optimizer, self.d_variables)):
             optimizer.build(variables)
         self.rng = tf.random.Generator.from_seed(seed)
-        self.steps_done = 0
         self._train_encoder = tf.function(self._encoder_graph)
         self._train = tf.function(self._train_graph)
         self._generate = tf.function(lambda *inputs: self.generator(list(inputs), training=False))
@@ -127,8 +126,8 @@ class StackedGAN(GAN):
 
     # -- training ----------------------------------------------------------------------------------
     def train_step(self, images, labels):
-        graph = self._train_encoder if self.steps_done < self.config.encoder_steps else self._train
-        self.steps_done += 1
+        # the encoder optimizer's step count (checkpointed with it) tells the phase
+        graph = self._train_encoder if int(self.e_optimizer.iterations) < self.config.encoder_steps else self._train
         return {name: float(value) for name, value in graph(images, labels).items()}
 
     def _encoder_graph(self, images, labels):
@@ -241,22 +240,7 @@ class StackedGAN(GAN):
         path.parent.mkdir(parents=True, exist_ok=True)
         image_grid(path, self.sample(self.fixed_labels, self.fixed_z1, self.fixed_z0), GRID)
 
-    def write_figures(self, run_dir, dataset):
-        super().write_figures(run_dir, dataset)
-        from advdl.plots import image_grid
-
-        for code in self.codes:
-            images, columns = self.sweep(code)
-            image_grid(run_dir / f"sweep-{code}.png", images, columns)
-
     # -- state -------------------------------------------------------------------------------------
-    def get_state(self):
-        return super().get_state() | {"steps_done": self.steps_done}
-
-    def set_state(self, state):
-        super().set_state(state)
-        self.steps_done = state["steps_done"]
-
     def save_model(self, path):
         """The stacked generator, and the encoder as one classifier (encoder.keras)."""
         import keras
