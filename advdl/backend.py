@@ -27,17 +27,21 @@ def _native_stderr_silenced():
         os.close(devnull)
 
 
-def import_tensorflow(seed=None):
+def import_tensorflow(seed=None, setup=None):
     """Return ``(tensorflow, keras)``, imported with TensorFlow's start-up noise silenced.
 
     With ``seed``: seed Python, numpy and TensorFlow and make TensorFlow's ops deterministic, so
-    the same seed gives the same numbers on the same machine.
+    the same seed gives the same numbers on the same machine. ``setup(tf)`` runs once, before
+    TensorFlow initialises its devices (logical devices, a multi-worker strategy), if this call
+    is the first to import TensorFlow.
     """
     if "tensorflow" not in sys.modules:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         with _native_stderr_silenced():
             import tensorflow as tf
 
+            if setup is not None:
+                setup(tf)
             tf.config.list_physical_devices()
             tf.constant(0.0).numpy()  # the first op initialises the devices (and their messages)
     import keras

@@ -171,6 +171,9 @@ def _run_options(spec):
             click.Option(["--eval-episodes"], type=int, help="Episodes per periodic evaluation."),
             click.Option(["--final-eval-episodes"], type=int, help="Episodes of the final evaluation [default: 20]."),
             click.Option(["--checkpoint-interval"], type=int, help="Checkpoint every N env steps (0: only at the end)."),
+            click.Option(["--vec"], type=click.Choice(["sync", "async"]),
+                         help="Step the environments in this process (sync) or each in its own subprocess (async; "
+                              "for environments slow to step) [default: sync]."),
         ]
     else:
         target = [
@@ -178,6 +181,11 @@ def _run_options(spec):
             click.Option(["--data-dir"], type=click.Path(file_okay=False),
                          help="Offline directory with the dataset's files [default: $ADVDL_DATA_DIR]."),
             click.Option(["--epochs"], type=int, help="Passes over the training images [default: preset or 10]."),
+            click.Option(["--strategy"], type=click.Choice(["default", "mirrored", "multiworker"]),
+                         help="tf.distribute strategy: one device, this machine's GPUs (or --replicas CPU devices), "
+                              "or the workers TF_CONFIG names [default: default]."),
+            click.Option(["--replicas"], type=int, help="With --strategy mirrored: replicas (0: one per GPU; without "
+                                                        "GPUs, the CPU split into this many devices) [default: 0]."),
         ]
     return target + [
         click.Option(["--seed"], type=int, help="Random seed [default: 0]."),
@@ -260,11 +268,9 @@ def run_algorithm(name, kw, hyper_names):
         from .run import read_run
         from .run import resume as resume_run
 
-        changed = [flag for flag, key in (("--env", "env"), ("--data", "data"), ("--seed", "seed"),
-                                          ("--preset", "preset"), ("--config", "config_file"),
-                                          ("--set", "assignments"), ("--env-kwarg", "env_kwargs"), ("--out", "out"),
-                                          ("--seeds", "seeds"))
-                   if kw.get(key)] + [f"--{k.replace('_', '-')}" for k in hyper_names if kw[k] is not None]
+        flags = {"config_file": "--config", "assignments": "--set", "env_kwargs": "--env-kwarg"}
+        changed = [flags.get(key, f"--{key.replace('_', '-')}") for key, value in kw.items()
+                   if key not in ("resume", "progress", "steps", "workers") and value not in (None, ())]
         if changed:
             raise AdvdlError(f"a resumed run keeps its settings (its config.yaml); {', '.join(changed)} "
                              f"cannot change them (only --steps can extend it)")
@@ -331,6 +337,12 @@ def run_many(spec, run_config, algo_config, preset, kw):
 
 
 def _report(summary, run_dir):
+    from .distribute import is_chief, worker_task
+
+    if not is_chief(summary.get("strategy", "default")):
+        kind, index, _ = worker_task()
+        click.echo(f"Finished as {kind} {index} of a multi-worker run; the chief wrote the run folder")
+        return
     if "env" not in summary:
         metrics = ", ".join(f"{k} {v:.4f}" for k, v in summary["final"].items())
         click.echo(f"Finished {summary['algorithm']} on {summary['data']}: {summary['epochs']} epochs in "
@@ -429,6 +441,58 @@ def compare_command(algorithm, env_id, seeds, steps, preset, assignments, worker
                      report=lambda line: click.echo(line, err=True))
     click.echo("\n".join(table(result)))
     click.echo(f"\nWritten: {out / 'compare.json'}, {out / 'compare.png'}")
+
+
+@cli.command("sweep")
+@click.argument("algorithm")
+@click.option("--env", help="RL: the Gymnasium environment id (e.g. CartPole-v1).")
+@click.option("--data", help="Supervised and generative models: the dataset name (e.g. mnist).")
+@click.option("--grid", multiple=True, metavar="KEY=V1,V2",
+              help="A hyperparameter or run setting and its values to try; repeatable (every combination is "
+                   "tried). List values in brackets: --grid 'hidden_sizes=[64,64],[256]'.")
+@click.option("--seeds", default="0", show_default=True, help="Seeds of every combination (e.g. 0-4 or 0,1,2).")
+@click.option("--preset", help="A named preset from `advdl info ALGO` [default: the one named after --env/--data].")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False),
+              help="YAML config file of the fixed settings (a run's config.yaml, a sweep's best.yaml).")
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
+              help="A setting fixed for every trial; repeatable.")
+@click.option("--env-kwarg", "env_kwargs", multiple=True, metavar="KEY=VALUE",
+              help="RL: keyword argument for gymnasium.make (e.g. is_slippery=false); repeatable.")
+@click.option("--steps", type=int, help="RL: env steps per trial [default: the preset's, as advdl run].")
+@click.option("--epochs", type=int, help="Datasets: epochs per trial [default: the preset's, as advdl run].")
+@click.option("--metric", help="What ranks the combinations [default: RL eval_mean (the final evaluation's mean "
+                                "return); datasets test_accuracy, else the model's first test metric].")
+@click.option("--mode", type=click.Choice(["max", "min"]),
+              help="Whether a higher or lower --metric is better [default: max for returns, accuracies, ELBOs, "
+                   "solved and throughput; min for the rest: losses, errors, distances, times].")
+@click.option("--statistic", type=click.Choice(["mean", "iqm", "median"]), default="mean", show_default=True,
+              help="The statistic over the seeds that ranks.")
+@click.option("--address", envvar="RAY_ADDRESS", metavar="HOST:PORT",
+              help="Join this Ray cluster (started with `ray start --head`) [default: $RAY_ADDRESS, else an "
+                   "embedded local Ray on this machine].")
+@click.option("--max-concurrent", type=click.IntRange(min=1),
+              help="Trials at the same time [default: as many as Ray's CPUs allow].")
+@click.option("--cpus-per-trial", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+              help="CPUs Ray reserves for each trial (TensorFlow in the trial uses as many threads).")
+@click.option("--out", type=click.Path(file_okay=False),
+              help="The sweep's folder [default: runs/sweep-ALGO-TARGET-TIME]; the same command again with the "
+                   "same --out continues it.")
+def sweep_command(algorithm, out, address, max_concurrent, cpus_per_trial, **options):
+    """Train every combination of --grid values, with every seed, as Ray Tune trials (on this machine or a Ray
+    cluster); rank the combinations by a metric over the seeds. Needs the distributed extra."""
+    from .sweep import plan, run
+    from .sweep_results import interrupted, table
+
+    reg = registry()
+    sweep = plan(reg.algorithm(algorithm), reg, out=out, **options)
+    result = run(sweep, address=address, max_concurrent=max_concurrent, cpus_per_trial=cpus_per_trial,
+                 report=lambda line: click.echo(line, err=True))
+    click.echo("\n".join(table(result)))
+    click.echo(f"\nWritten: {sweep.out / 'sweep.json'}, {sweep.out / 'sweep.csv'}, {sweep.out / 'best.yaml'} "
+               f"(advdl run {algorithm} --config {sweep.out / 'best.yaml'})"
+               + (f", {sweep.out / 'sweep.png'}" if (sweep.out / "sweep.png").is_file() else ""))
+    if result["unfinished"]:
+        raise RunInterrupted(interrupted(len(result["unfinished"]), sweep.trials))
 
 
 @cli.command("translate")

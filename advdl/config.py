@@ -43,6 +43,9 @@ class RunConfig:
     keep_best: bool = option(False, "End with the weights of the best periodic evaluation (ties: the latest); "
                                     "the final evaluation uses other episodes.")
     stop_when_solved: bool = option(False, "Stop once the mean return of 100 training episodes reaches the env's threshold.")
+    vec: typing.Literal["sync", "async"] = option(
+        "sync", "How the environments step: sync (in this process, one after another) or async (each in its own "
+                "subprocess, stepping at the same time; for environments slow to step).")
 
     def __post_init__(self):
         for name in ("steps",):
@@ -66,8 +69,17 @@ class DataRunConfig:
     epochs: int = option(10, "Passes over the training images.")
     seed: int = option(0, "Seed for the weights, the batch order, dropout and augmentation.")
     log_interval: int = option(50, "Write a metrics.csv row and TensorBoard scalars every N batches.")
+    strategy: typing.Literal["default", "mirrored", "multiworker"] = option(
+        "default", "tf.distribute strategy: default (one device), mirrored (the GPUs of this machine, or the CPU "
+                   "split into --replicas devices), multiworker (the workers TF_CONFIG names).")
+    replicas: int = option(0, "mirrored: replicas (0: one per GPU, or 1 without GPUs; without GPUs the CPU is "
+                              "split into this many logical devices).")
 
     def __post_init__(self):
+        if self.replicas < 0:
+            raise ConfigError(f"replicas must be >= 0, got {self.replicas}")
+        if self.replicas and self.strategy != "mirrored":
+            raise ConfigError(f"replicas applies to --strategy mirrored, not {self.strategy}")
         for name in ("epochs", "log_interval"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")

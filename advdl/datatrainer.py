@@ -18,8 +18,15 @@ from .trainer import Interrupted
 
 
 class DataTrainer:
-    def __init__(self, model, dataset, run_config, run_dir, progress=True, callbacks=()):
+    def __init__(self, model, dataset, run_config, run_dir, progress=True, callbacks=(), strategy=None):
         self.model, self.data, self.config = model, dataset, run_config
+        if strategy is None:
+            self.train_step, self.replicas = model.train_step, 1
+        else:  # a tf.distribute strategy (the model was built in its scope)
+            from .distribute import DistributedStep
+
+            self.train_step = DistributedStep(strategy, model)
+            self.replicas = self.train_step.replicas
         self.callbacks = list(callbacks)  # on_log(trainer, row) and on_epoch_end(trainer, row); True stops
         self.run_dir = Path(run_dir)
         self.show_progress = progress
@@ -40,7 +47,7 @@ class DataTrainer:
         return np.random.default_rng([self.config.seed, epoch]).permutation(len(self.data.x_train))
 
     def train(self):
-        cfg, model, bs = self.config, self.model, self.model.batch_size
+        cfg, bs = self.config, self.model.batch_size
         x, y = self.data.x_train, self.data.y_train
         self._open_logs()
         self._segment_start = time.perf_counter()
@@ -54,7 +61,7 @@ class DataTrainer:
                         raise Interrupted(self.step, self.save_checkpoint())
                     index = order[b * bs:(b + 1) * bs]
                     started = time.perf_counter()
-                    metrics = model.train_step(x[index], y[index])
+                    metrics = self.train_step(x[index], y[index])
                     self.train_seconds += time.perf_counter() - started
                     for sums in (self.metric_sums, self.epoch_sums):
                         for key, value in metrics.items():

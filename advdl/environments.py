@@ -40,10 +40,10 @@ def make_env(env_id, registry, kwargs=None, render_mode=None):
             env = gym.make(env_id, render_mode=render_mode, **(kwargs or {}))
         _made.add(env_id)
         return env
-    except TypeError as exc:
-        raise AdvdlError(f"cannot make {env_id} with {kwargs}: {exc}") from None
     except gym.error.Error as exc:
         raise AdvdlError(f"cannot make {env_id}: {exc}") from None
+    except Exception as exc:  # the environment's constructor rejecting its keyword arguments (TypeError, KeyError...)
+        raise AdvdlError(f"cannot make {env_id} with {kwargs}: {type(exc).__name__}: {exc}") from None
 
 
 def reward_threshold(env):

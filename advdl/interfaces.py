@@ -176,6 +176,16 @@ class Model(ABC):
     def train_step(self, images, labels):
         """One optimisation step on a batch; return ``{metric: float}``."""
 
+    #: True when ``train_graph`` is written for tf.distribute (runs with --strategy mirrored or multiworker)
+    distributable: ClassVar[bool] = False
+
+    def train_graph(self, images, labels):
+        """Distributable models: one train step as TensorFlow ops, ``{metric: tensor}``, each gradient
+        list passed through ``advdl.distribute.replica_gradients`` before the optimizer. Under a strategy the
+        core builds the model in the strategy's scope and runs this on every replica with its slice
+        of the batch, instead of ``train_step``."""
+        raise NotImplementedError
+
     @abstractmethod
     def evaluate(self, images, labels):
         """Metrics on a held-out set, e.g. ``{"test_loss", "test_accuracy"}``."""

@@ -111,7 +111,10 @@ def train(spec, run_config, algo_config, run_dir, registry, preset=None, resume_
         algorithm=spec.name, config=run_config, run_dir=run_dir)
     all_callbacks = [c for group in plugin_callbacks if group for c in group] + list(callbacks)
     trainer = Trainer(agent, env_factory, run_config, run_dir, all_callbacks, progress)
-    run_trainer(trainer, resume_state, run_dir, "step")
+    try:
+        run_trainer(trainer, resume_state, run_dir, "step")
+    finally:
+        trainer.close_envs()
     return finish(trainer, spec, run_config, run_dir, preset)
 
 
@@ -255,9 +258,11 @@ def record_episode(agent, run_config, registry, path, seed):
 
 
 # -- runs on datasets (supervised and generative models) --------------------------------------------
-def build_model(spec, run_config, algo_config, registry, dataset=None):
-    """The model and its dataset (loaded unless given), after checking the model can use the dataset."""
+def build_model(spec, run_config, algo_config, registry, dataset=None, strategy=None):
+    """The model and its dataset (loaded unless given), after checking the model can use the dataset;
+    with a tf.distribute ``strategy``, built in its scope."""
     import math
+    from contextlib import nullcontext
 
     from .data import load_dataset
     from .interfaces import DataInfo
@@ -269,31 +274,49 @@ def build_model(spec, run_config, algo_config, registry, dataset=None):
     extras = {role: load_dataset(name, registry, run_config.data_dir or None)
               for role, name in model_class.extra_datasets(algo_config).items()}
     batches = math.ceil(len(dataset.x_train) / algo_config.batch_size)
-    model = model_class(algo_config, info, seed=run_config.seed, total_steps=batches * run_config.epochs, **extras)
+    with strategy.scope() if strategy is not None else nullcontext():
+        model = model_class(algo_config, info, seed=run_config.seed, total_steps=batches * run_config.epochs,
+                            **extras)
     return model, dataset
 
 
 def train_on_data(spec, run_config, algo_config, run_dir, registry, preset, resume_state, progress, callbacks=(),
                   dataset=None):
-    from .datatrainer import DataTrainer
+    import shutil
+    import tempfile
 
-    run_dir = Path(run_dir)
+    from .datatrainer import DataTrainer
+    from .distribute import is_chief, make_strategy
+
     given = dataset is not None  # a caller that passes the dataset has reported its note already
-    model, dataset = build_model(spec, run_config, algo_config, registry, dataset)
+    if run_config.strategy != "default" and not spec.load_class().distributable:
+        raise ConfigError(f"{spec.name} does not support --strategy {run_config.strategy}; it trains with the "
+                          f"default strategy (one device)")
+    if not given:
+        registry.dataset(run_config.data)  # an unknown name fails before TensorFlow starts
+    strategy = make_strategy(run_config.strategy, run_config.replicas)
+    model, dataset = build_model(spec, run_config, algo_config, registry, dataset, strategy)
     if dataset.note and not given:
         print(f"advdl: {run_config.data}: {dataset.note}", file=sys.stderr)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if resume_state is None:
-        write_config(run_dir, spec, run_config, algo_config, preset)
-    if spec.family == "generative":
-        from .scoring import scorer_for
+    # a multi-worker run's folder is the chief's; the other workers write a scratch copy
+    scratch = None if is_chief(run_config.strategy) else Path(tempfile.mkdtemp(prefix="advdl-worker-"))
+    run_dir = scratch or Path(run_dir)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if resume_state is None:
+            write_config(run_dir, spec, run_config, algo_config, preset)
+        if spec.family == "generative":
+            from .scoring import scorer_for
 
-        model.run_dir = run_dir
-        if model.scored:
-            model.scorer = scorer_for(dataset, registry)
-    trainer = DataTrainer(model, dataset, run_config, run_dir, progress, callbacks)
-    run_trainer(trainer, resume_state, run_dir, "batch")
-    return finish_on_data(trainer, spec, run_config, run_dir, preset, dataset)
+            model.run_dir = run_dir
+            if model.scored:
+                model.scorer = scorer_for(dataset, registry)
+        trainer = DataTrainer(model, dataset, run_config, run_dir, progress, callbacks, strategy)
+        run_trainer(trainer, resume_state, run_dir, "batch")
+        return finish_on_data(trainer, spec, run_config, run_dir, preset, dataset)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def finish_on_data(trainer, spec, run_config, run_dir, preset, dataset):
@@ -308,7 +331,7 @@ def finish_on_data(trainer, spec, run_config, run_dir, preset, dataset):
         **test, "final": test, "epochs": run_config.epochs, "steps": trainer.step,
         "train_images": len(dataset.x_train), "test_images": len(dataset.x_test),
         "data_source": dataset.source, "data_note": dataset.note,
-        "parameters": model.count_params(),
+        "parameters": model.count_params(), "strategy": run_config.strategy, "replicas": trainer.replicas,
         "wall_seconds": round(trainer.wall_seconds(), 3), "images_per_second": round(trainer.images_per_second(), 1),
         "history": trainer.history, "model": model.model_file,
         "versions": {"advdl": __version__, "python": platform.python_version(), **_versions()},

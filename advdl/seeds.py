@@ -8,6 +8,7 @@ checkpoint, missing ones start.
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -30,13 +31,18 @@ def parse_seeds(text):
     return seeds
 
 
-def seed_command(spec, out, seed):
+def seed_command(algorithm, out, seed):
+    """The ``advdl run`` command that trains (or continues) OUT/seed-K, or None when it finished."""
+    from .checkpoint import list_checkpoints
+
     folder = Path(out) / f"seed-{seed}"
     if (folder / "summary.json").is_file():
         return None  # finished
     if (folder / "config.yaml").is_file():
-        return [sys.executable, "-m", "advdl", "run", "--resume", str(folder), "--no-progress"]
-    return [sys.executable, "-m", "advdl", "run", spec.name, "--config", str(Path(out) / SETTINGS_FILE),
+        if list_checkpoints(folder / "checkpoints"):
+            return [sys.executable, "-m", "advdl", "run", "--resume", str(folder), "--no-progress"]
+        shutil.rmtree(folder)  # stopped before its first checkpoint: nothing to resume, so it starts again
+    return [sys.executable, "-m", "advdl", "run", algorithm, "--config", str(Path(out) / SETTINGS_FILE),
             "--seed", str(seed), "--out", str(folder), "--no-progress"]
 
 
@@ -65,7 +71,7 @@ def run_seeds(spec, run_config, algo_config, preset, out, seeds, workers=1, repo
     if (out / "config.yaml").is_file():
         raise ConfigError(f"{out} holds a single run; choose another --out for a multi-seed run")
     write_settings(out, spec, run_config, algo_config, preset)
-    summaries = run_processes(out, {seed: seed_command(spec, out, seed) for seed in seeds}, workers, report, "seed")
+    summaries = run_processes(out, {seed: seed_command(spec.name, out, seed) for seed in seeds}, workers, report, "seed")
     finished = {s: summary for s, summary in summaries.items() if summary is not None}
     if finished:
         result = aggregate(spec, finished)

@@ -6,7 +6,6 @@ training (agent, replay buffer or rollout, RNG, environments, counters, metric a
 into the checkpoint, so a resumed run continues exactly where the interrupted one stopped.
 """
 
-import pickle
 import time
 from collections import deque
 from pathlib import Path
@@ -20,6 +19,7 @@ from .interfaces import Transition
 from .replay import ReplayBuffer
 from .rollout import EpisodeBuffer, RolloutBuffer
 from .runlog import EPISODE_COLUMNS, CsvLog, Progress, TensorBoardWriter, truncate_csv
+from .vector import make_envs
 
 DATA_KINDS = ("replay", "transitions", "rollouts", "episodes")
 RECENT = 100  # episodes in the "recent return" mean (and the book's solved criterion)
@@ -45,11 +45,10 @@ class Trainer:
             raise PluginError(f"{type(agent).__name__}.data is {agent.data!r}; the Trainer feeds one of "
                               f"{', '.join(DATA_KINDS)}")
         self.n_envs = agent.rollout_schedule().n_envs if agent.data == "rollouts" else 1
-        self.envs = [make_env() for _ in range(self.n_envs)]
-        self.env = self.envs[0]
-        self.threshold = getattr(self.env.spec, "reward_threshold", None)
+        self.envs = make_envs(run_config.vec, make_env, self.n_envs)
+        self.threshold = getattr(self.envs.spec, "reward_threshold", None)
         self.rng = np.random.default_rng(run_config.seed)
-        obs_space, action_space = self.env.observation_space, self.env.action_space
+        obs_space, action_space = self.envs.observation_space, self.envs.action_space
         self.replay = self.rollout = None
         self.episode_buffer = EpisodeBuffer() if agent.data == "episodes" else None
         if agent.data == "replay":
@@ -91,7 +90,7 @@ class Trainer:
         start = time.perf_counter()
         self._segment_start, self._last_log_time, self._last_log_steps = start, start, self.env_steps
         if self.obs is None:
-            self.obs = np.stack([np.asarray(env.reset(seed=cfg.seed + i)[0]) for i, env in enumerate(self.envs)])
+            self.obs = self.envs.reset(cfg.seed)
         self._call("on_start", self)
         progress = Progress(cfg.steps, self.env_steps, self.show_progress)
         try:
@@ -100,10 +99,11 @@ class Trainer:
                     raise Interrupted(self.env_steps, self.save_checkpoint())
                 obs = self.obs
                 actions = agent.act(obs, explore=True)
-                env_actions = agent.env_action(actions)
+                self.obs, rewards, all_terminated, all_truncated, final_obs = self.envs.step(agent.env_action(actions))
                 episode_ended = False
-                for i, env in enumerate(self.envs):
-                    next_obs, reward, terminated, truncated, _ = env.step(env_actions[i])
+                for i in range(n):
+                    reward, terminated, truncated = float(rewards[i]), bool(all_terminated[i]), bool(all_truncated[i])
+                    next_obs = final_obs.get(i, self.obs[i])  # the observation this step ended in
                     self.episode_return[i] += reward
                     self.episode_length[i] += 1
                     if online:
@@ -118,9 +118,7 @@ class Trainer:
                             self._add_metrics(agent.train_step(self.episode_buffer.take(terminated, next_obs)))
                     if terminated or truncated:
                         self._end_episode(i, terminated)
-                        next_obs, _ = env.reset()
                         episode_ended = True
-                    obs[i] = next_obs
                 previous, self.env_steps = self.env_steps, self.env_steps + n
                 steps = self.env_steps
                 agent.on_step(steps, self.episodes)
@@ -238,11 +236,11 @@ class Trainer:
             log.close()
 
     # -- checkpoints ---------------------------------------------------------------------------
+    def close_envs(self):
+        self.envs.close()
+
     def save_checkpoint(self):
-        try:
-            env_state = pickle.dumps(self.envs)
-        except Exception:  # envs that cannot be pickled resume at fresh episodes
-            env_state = None
+        env_state = self.envs.snapshot()  # None: envs that cannot be pickled resume at fresh episodes
         state = {
             "env_steps": self.env_steps, "episodes": self.episodes,
             "terminated_episodes": self.terminated_episodes, "wall_seconds": self.wall_seconds(),
@@ -276,10 +274,7 @@ class Trainer:
             self.episode_buffer.load_state(state["episode"])
         self.rng.bit_generator.state = state["rng"]
         if state["env"] is not None:
-            for env in self.envs:
-                env.close()
-            self.envs = pickle.loads(state["env"])
-            self.env = self.envs[0]
+            self.envs.restore(state["env"])
             self.obs = state["obs"]
             self.episode_return, self.episode_length = state["episode_return"], state["episode_length"]
         self.recent_returns.extend(state["recent_returns"])

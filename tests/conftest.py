@@ -120,9 +120,9 @@ def finished_run(cli, tmp_path):
     return out
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def scorer_cache(tmp_path_factory):
-    """A fresh scorer cache (ADVDL_CACHE_DIR) for a test module: its classifiers train once."""
+    """A fresh scorer cache (ADVDL_CACHE_DIR) for the test session: each classifier trains once."""
     before = os.environ.get("ADVDL_CACHE_DIR")
     os.environ["ADVDL_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
     yield

@@ -14,7 +14,7 @@ from advdl.testing import run_algorithm
 SHARED_DATA = os.environ.get("ADVDL_DATA_DIR") or str(Path(__file__).resolve().parents[2] / "shared" / "data")
 
 
-pytestmark = pytest.mark.usefixtures("scorer_cache")  # one scorer cache per module: each classifier trains once
+pytestmark = pytest.mark.usefixtures("scorer_cache")  # one scorer cache per session: each classifier trains once
 
 
 def test_autoencoder_learns_to_reconstruct_and_plots_its_2d_latent(tmp_path):

@@ -52,6 +52,11 @@ def test_bad_env_kwarg(cli):
                           "--out", "out"), "FrozenLake-v1", "is_slipery")
 
 
+def test_bad_env_kwarg_value(cli):  # the constructor raises KeyError: still one line
+    assert_user_error(cli("run", "qlearning", "--env", "FrozenLake-v1", "--env-kwarg", "map_name=5x5",
+                          "--out", "out"), "FrozenLake-v1", "5x5")
+
+
 # -- invalid hyperparameters and run settings ----------------------------------------------------------
 @pytest.mark.parametrize("args, words", [
     (("--learning-rate", "0"), ("learning_rate", "> 0")),

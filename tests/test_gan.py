@@ -11,7 +11,7 @@ from conftest import assert_user_error
 from advdl.scoring import classifier_score, frechet_distance, kernel_inception_distance
 from advdl.testing import run_algorithm
 
-pytestmark = pytest.mark.usefixtures("scorer_cache")  # one scorer cache per module: each classifier trains once
+pytestmark = pytest.mark.usefixtures("scorer_cache")  # one scorer cache per session: each classifier trains once
 
 
 def test_frechet_distance_of_gaussians_matches_the_closed_form():
@@ -169,7 +169,7 @@ def test_a_step_runs_the_generator_once_per_critic_step_on_fresh_real_images(nam
     model._critic_update = lambda real, *rest: seen.append(np.asarray(real)) or critic_update(real, *rest)
     model.generator = _Counting(model.generator)
     images = np.arange(model.batch_size, dtype=np.uint8).reshape(-1, 1, 1, 1) * np.ones((1, 28, 28, 1), np.uint8)
-    losses = model._train_graph(images, np.zeros(model.batch_size, np.int64))  # eagerly
+    losses = model.train_graph(images, np.zeros(model.batch_size, np.int64))  # eagerly
     assert np.isfinite(float(losses["d_loss"])) and np.isfinite(float(losses["g_loss"]))
     # the generator update reuses the last critic step's fakes: one forward pass per critic step
     assert model.generator.calls == config.critic_steps

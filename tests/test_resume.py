@@ -22,7 +22,7 @@ SMALL_DQN = dict(steps=3000, hidden_sizes=(32, 32), learning_starts=300, train_f
 RUN_SETTINGS = ("eval_interval=1000", "checkpoint_interval=1000", "log_interval=250", "keep_best=true")
 
 
-def run_small(name, out, callbacks=(), seed=0, env=None, **hyperparameters):
+def run_small(name, out, callbacks=(), seed=0, env=None, vec="sync", **hyperparameters):
     """A few-second run: DQN with a small network on CartPole, or Q-learning on the Q-world."""
     from advdl.config import resolve
     from advdl.run import train
@@ -33,7 +33,7 @@ def run_small(name, out, callbacks=(), seed=0, env=None, **hyperparameters):
              "a2c": {"n_envs": 4, "n_steps": 7, "hidden_sizes": (16,), "learning_rate": 3e-3},
              "reinforce-baseline": {"hidden_sizes": (16,)}}.get(name, {}) | hyperparameters
     env = env or ("CartPole-v1" if name in ("dqn", "a2c", "reinforce-baseline") else "advdl/QWorld-v0")
-    run_flags = {"steps": 3000, "seed": seed, **dict(s.split("=") for s in RUN_SETTINGS)}
+    run_flags = {"steps": 3000, "seed": seed, "vec": vec, **dict(s.split("=") for s in RUN_SETTINGS)}
     run_config, algo_config, preset = resolve(spec, env=env, preset="", run_flags=run_flags, hyper_flags=hyper)
     return train(spec, run_config, algo_config, out, registry, preset, callbacks=callbacks)
 
@@ -108,6 +108,37 @@ def interrupt_and_resume(name, tmp_path, stop_at=1500, **settings):
 
 def test_on_policy_a2c_resumes_exactly_mid_rollout(tmp_path):
     assert interrupt_and_resume("a2c", tmp_path) % 28 != 0  # 4 envs x 7 steps: the cut falls inside a rollout
+
+
+def test_async_envs_give_the_sync_numbers_and_resume_exactly(tmp_path):
+    """Each environment in its own subprocess: the same steps, so the same run as in one process;
+    the subprocesses' environments (RNG included) are part of the checkpoint."""
+    run_small("a2c", tmp_path / "sync")
+    interrupt_and_resume("a2c", tmp_path, vec="async")
+    assert_same_run(tmp_path / "sync", tmp_path / "full")
+
+
+def test_ctrl_c_of_the_process_group_with_async_envs_checkpoints_and_resumes(tmp_path):
+    """A terminal's Ctrl-C reaches the environment subprocesses too: they must leave it to the run."""
+    out = tmp_path / "run"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "advdl", "run", "a2c", "--env", "CartPole-v1", "--steps", "1000000", "--vec", "async",
+         "--n-envs", "2", "--out", str(out), "--no-progress", "--set", "log_interval=500", "--set", "eval_interval=0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    try:
+        assert wait_for(lambda: (out / "metrics.csv").exists() and len(rows(out / "metrics.csv")) >= 3, 120)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "Resume with: advdl run --resume" in err and "Traceback" not in err
+    step = int(checkpoint.list_checkpoints(out / "checkpoints")[-1].name[5:15])
+    done = subprocess.run([sys.executable, "-m", "advdl", "run", "a2c", "--resume", str(out), "--steps",
+                           str(step + 1000), "--no-progress"], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert read_summary(out)["env_steps"] == step + 1000
 
 
 def test_continuous_a2c_with_sde_and_normalisation_resumes_exactly(tmp_path):

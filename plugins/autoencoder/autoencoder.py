@@ -17,6 +17,7 @@ import numpy as np
 from advdl import ConfigError, DataError, Model
 from advdl.backend import import_tensorflow, load_weights
 from advdl.data import LUMINANCE
+from advdl.distribute import replica_gradients
 from advdl.plots import as_rgb
 
 EVAL_BATCH = 1000
@@ -54,6 +55,7 @@ def encoder_decoder(keras, shape, out_channels, filters, latent_dim, in_channels
 
 
 class Autoencoder(Model):
+    distributable = True
     model_file = "autoencoder.keras"
     metric_names = ("loss",)
     scored = False  # reconstruction errors need no scoring classifier
@@ -74,7 +76,7 @@ class Autoencoder(Model):
         self.optimizer = keras.optimizers.Adam(c.learning_rate)
         self.optimizer.build(self.network.trainable_variables)
         self.rng = tf.random.Generator.from_seed(seed)
-        self._train = tf.function(self._train_graph)
+        self._train = tf.function(self.train_graph)
         self._reconstruct = tf.function(lambda x: self.network(x, training=False))
         self._encode = tf.function(lambda x: self.encoder(x, training=False))
         self._decode = tf.function(lambda z: self.decoder(z, training=False))
@@ -96,17 +98,18 @@ class Autoencoder(Model):
         return tf.clip_by_value(clean + noise, 0.0, 1.0)
 
     def train_step(self, images, labels):
-        return {"loss": float(self._train(images))}
+        return {"loss": float(self._train(images, labels)["loss"])}
 
-    def _train_graph(self, images):
+    def train_graph(self, images, labels):
         import tensorflow as tf
 
         clean = tf.cast(images, tf.float32) / 255.0
         x = self.inputs(clean)
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(tf.square(self.network(x, training=True) - clean))
-        self.optimizer.apply(tape.gradient(loss, self.network.trainable_variables), self.network.trainable_variables)
-        return loss
+        variables = self.network.trainable_variables
+        self.optimizer.apply(replica_gradients(tape.gradient(loss, variables)), variables)
+        return {"loss": loss}
 
     # -- evaluation and figures --------------------------------------------------------------------
     def held_out_noise(self, shape, std=None):

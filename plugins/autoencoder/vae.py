@@ -13,6 +13,7 @@ import numpy as np
 
 from advdl import DataError, Model
 from advdl.backend import import_tensorflow, load_weights
+from advdl.distribute import replica_gradients
 
 from .autoencoder import EVAL_BATCH, FIGURE_IMAGES
 
@@ -56,6 +57,7 @@ def networks(keras, config, shape, classes):
 
 
 class VAE(Model):
+    distributable = True
     model_file = "decoder.keras"
     metric_names = ("loss", "reconstruction", "kl")
     test_metric_names = ("test_elbo", "test_reconstruction", "test_kl", "test_mse", "frechet_distance", "label_accuracy")
@@ -72,7 +74,7 @@ class VAE(Model):
         self.optimizer = keras.optimizers.Adam(c.learning_rate)
         self.optimizer.build(self.train_variables)
         self.rng = tf.random.Generator.from_seed(seed)
-        self._train = tf.function(self._train_graph)
+        self._train = tf.function(self.train_graph)
         self._losses = tf.function(self._loss_terms)
         self._decode = tf.function(lambda z, y: tf.sigmoid(self.decoder(self._with_label(z, y), training=False)))
         self._encode = tf.function(lambda x, y: self.encoder(self._with_label(x, y), training=False))
@@ -107,14 +109,14 @@ class VAE(Model):
         kl = tf.reduce_mean(-0.5 * tf.reduce_sum(1.0 + log_var - tf.square(mean) - tf.exp(log_var), axis=1))
         return reconstruction + beta * kl, reconstruction, kl
 
-    def _train_graph(self, images, labels):
+    def train_graph(self, images, labels):
         import tensorflow as tf
 
         x = tf.cast(images, tf.float32) / 255.0
         eps = self.rng.normal([tf.shape(x)[0], self.config.latent_dim])
         with tf.GradientTape() as tape:
             loss, reconstruction, kl = self._loss_terms(x, labels, eps, self.config.beta, training=True)
-        self.optimizer.apply(tape.gradient(loss, self.train_variables), self.train_variables)
+        self.optimizer.apply(replica_gradients(tape.gradient(loss, self.train_variables)), self.train_variables)
         return {"loss": loss, "reconstruction": reconstruction, "kl": kl}
 
     def train_step(self, images, labels):

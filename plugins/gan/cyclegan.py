@@ -70,6 +70,7 @@ def patch_discriminator(keras, shape, filters, dtype, name):
 
 
 class CycleGAN(GAN):
+    distributable = False  # two domains' batches per step: not one sliced batch
     metric_names = ("d_loss", "g_loss", "cycle_loss", "identity_loss")
     test_metric_names = ("b2a_accuracy", "a2b_accuracy", "cycle_error_a", "cycle_error_b", "b2a_frechet_distance",
                          "a2b_frechet_distance")

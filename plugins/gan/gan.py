@@ -12,6 +12,7 @@ import numpy as np
 
 from advdl import DataError, Model
 from advdl.backend import import_tensorflow, load_weights, use_bfloat16
+from advdl.distribute import replica_gradients
 
 GRID = 10  # sample grids are 10 x 10; conditional rows show one label each
 SCORE_SAMPLES = 1000
@@ -85,6 +86,7 @@ def discriminator(keras, shape, classes, auxiliary, dtype="float32"):
 
 
 class GAN(Model):
+    distributable = True
     metric_names = ("d_loss", "g_loss")
     state_names = ("generator", "discriminator", "g_optimizer", "d_optimizer", "rng")  # what a checkpoint holds
     test_metric_names = ("frechet_distance", "label_accuracy")
@@ -103,7 +105,7 @@ class GAN(Model):
         self.d_optimizer.build(self.discriminator.trainable_variables)
         self.g_optimizer.build(self.generator.trainable_variables)
         self.rng = tf.random.Generator.from_seed(seed)
-        self._train = tf.function(self._train_graph)
+        self._train = tf.function(self.train_graph)
         self._generate = tf.function(
             lambda *inputs: self.generator(list(inputs) if len(inputs) > 1 else inputs[0], training=False))
         fixed = np.random.default_rng(seed + 1)
@@ -168,7 +170,7 @@ class GAN(Model):
         label_loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(labels, probs))
         return self._adversarial(logits, real) + label_loss
 
-    def _train_graph(self, images, labels):
+    def train_graph(self, images, labels):
         """Each critic step takes its own slice of the batch (WGAN: 5 x 64 real images); the
         generator update reuses the fake batch of the last critic step, so the generator runs
         forward once per update, not twice (the discriminator is already updated when it judges)."""
@@ -188,7 +190,7 @@ class GAN(Model):
             with tape.stop_recording():
                 d_loss = self._critic_update(real, real_labels, fake, fake_labels)
             g_loss, extra = self._generator_loss(fake, fake_labels)
-        self.g_optimizer.apply(tape.gradient(g_loss, g_vars), g_vars)
+        self.g_optimizer.apply(replica_gradients(tape.gradient(g_loss, g_vars)), g_vars)
         return {"d_loss": d_loss, "g_loss": g_loss, **extra}
 
     def _noise(self, n):
@@ -215,7 +217,7 @@ class GAN(Model):
             if c.gradient_penalty:
                 mix = self.rng.uniform([tf.shape(real)[0], 1, 1, 1])
                 d_loss += c.gradient_penalty * self.gradient_penalty(real, fake, labels, mix)
-        self.d_optimizer.apply(tape.gradient(d_loss, d_vars), d_vars)
+        self.d_optimizer.apply(replica_gradients(tape.gradient(d_loss, d_vars)), d_vars)
         if c.clip_value is not None:
             for v in d_vars:
                 v.assign(tf.clip_by_value(v, -c.clip_value, c.clip_value))

@@ -69,6 +69,7 @@ def image_discriminator(keras, shape, noise_dim, dtype):
 
 
 class StackedGAN(GAN):
+    distributable = False  # two training phases (encoder, then GANs) chosen in Python per step
     metric_names = ("encoder_loss", "d0_loss", "g0_loss", "d1_loss", "g1_loss", "g1_conditional")
     test_metric_names = ("frechet_distance", "label_accuracy", "encoder_accuracy")
     state_names = ("encoder0", "encoder1", "generator0", "generator1", "discriminator0", "discriminator1",

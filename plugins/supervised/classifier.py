@@ -9,6 +9,7 @@ import numpy as np
 
 from advdl import CheckpointError, Model
 from advdl.backend import import_tensorflow
+from advdl.distribute import replica_gradients
 from advdl.plots import confusion_matrix
 
 EVAL_BATCH = 1000
@@ -21,6 +22,7 @@ def book_learning_rate(initial, epoch):
 
 
 class Classifier(Model):
+    distributable = True
     metric_names = ("loss", "accuracy")
     test_metric_names = ("test_loss", "test_accuracy")
 
@@ -36,10 +38,9 @@ class Classifier(Model):
             "rmsprop": lambda: keras.optimizers.RMSprop(config.learning_rate),
         }[config.optimizer]()
         self.optimizer.build(self.network.trainable_variables)
-        self.loss_fn = keras.losses.SparseCategoricalCrossentropy()
         self.augment_rng = tf.random.Generator.from_seed(seed)
         # no XLA: it has no deterministic max-pooling gradient, and runs are reproducible
-        self._train = tf.function(self._train_graph, reduce_retracing=True)
+        self._train = tf.function(self.train_graph, reduce_retracing=True)
         self._predict = tf.function(lambda x: self.network(tf.cast(x, tf.float32) / 255.0, training=False),
                                     jit_compile=True, reduce_retracing=True)
 
@@ -48,8 +49,7 @@ class Classifier(Model):
 
     # -- training ----------------------------------------------------------------------------------
     def train_step(self, images, labels):
-        loss, accuracy = self._train(images, labels)
-        return {"loss": float(loss), "accuracy": float(accuracy)}
+        return {name: float(value) for name, value in self._train(images, labels).items()}
 
     def _augment(self, x):
         import tensorflow as tf
@@ -68,18 +68,20 @@ class Classifier(Model):
             x = tf.where(flip, tf.reverse(x, axis=[2]), x)
         return x
 
-    def _train_graph(self, images, labels):
+    def train_graph(self, images, labels):
+        import keras
         import tensorflow as tf
 
         x = self._augment(tf.cast(images, tf.float32) / 255.0)
         with tf.GradientTape() as tape:
             probs = self.network(x, training=True)
-            loss = self.loss_fn(labels, probs)
+            # the loss function, not a keras.losses.Loss object: those scale by 1 / replicas under tf.distribute
+            loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(labels, probs))
             total = loss + tf.add_n(self.network.losses) if self.network.losses else loss
-        grads = tape.gradient(total, self.network.trainable_variables)
+        grads = replica_gradients(tape.gradient(total, self.network.trainable_variables))
         self.optimizer.apply(grads, self.network.trainable_variables)
         accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(probs, 1), labels), tf.float32))
-        return loss, accuracy
+        return {"loss": loss, "accuracy": accuracy}
 
     def on_epoch_end(self, epoch):
         if self.config.lr_schedule == "book":
