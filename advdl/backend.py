@@ -27,6 +27,22 @@ def _native_stderr_silenced():
         os.close(devnull)
 
 
+_strict = False  # --deterministic asked before TensorFlow started
+
+
+def request_strict_determinism():
+    """``--deterministic``: beyond TensorFlow's deterministic ops (always on with a seed), turn off
+    oneDNN's custom CPU kernels and run TensorFlow's ops on one thread, so that not even thread
+    scheduling can change a float. Both must be set before TensorFlow starts: returns False (and
+    changes nothing) if it already has in this process."""
+    global _strict
+    if "tensorflow" in sys.modules:
+        return False
+    os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
+    _strict = True
+    return True
+
+
 def import_tensorflow(seed=None, setup=None):
     """Return ``(tensorflow, keras)``, imported with TensorFlow's start-up noise silenced.
 
@@ -40,6 +56,9 @@ def import_tensorflow(seed=None, setup=None):
         with _native_stderr_silenced():
             import tensorflow as tf
 
+            if _strict:
+                tf.config.threading.set_intra_op_parallelism_threads(1)
+                tf.config.threading.set_inter_op_parallelism_threads(1)
             if setup is not None:
                 setup(tf)
             tf.config.list_physical_devices()
@@ -79,7 +98,7 @@ def load_weights(network, path):
     from .errors import CheckpointError
 
     try:
-        network.set_weights(keras.models.load_model(path, compile=False).get_weights())
+        network.set_weights(keras.models.load_model(path, compile=False, safe_mode=True).get_weights())
     except Exception as exc:
         raise CheckpointError(f"cannot load model {path}: {type(exc).__name__}: {str(exc)[:200]}") from None
 

@@ -25,20 +25,25 @@ def main(argv=None):
         click.echo(str(exc), err=True)
         sys.exit(exc.exit_code)
     except AdvdlError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        click.echo(f"Error: {_one_line(exc)}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.NoArgsIsHelpError as exc:  # bare `advdl`: show the help
         click.echo(exc.ctx.get_help())
     except click.UsageError as exc:
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
-        click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+        click.echo(f"Error: {_one_line(exc.format_message())}{hint}", err=True)
         sys.exit(2)
     except click.ClickException as exc:
-        click.echo(f"Error: {exc.format_message()}", err=True)
+        click.echo(f"Error: {_one_line(exc.format_message())}", err=True)
         sys.exit(exc.exit_code)
     except (KeyboardInterrupt, click.Abort):
         click.echo("Aborted.", err=True)
         sys.exit(130)
+
+
+def _one_line(message):
+    """The message as one line: control and invisible characters (from the user's input) escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(message))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, no_args_is_help=True)
@@ -181,6 +186,8 @@ def _run_options(spec):
             click.Option(["--data-dir"], type=click.Path(file_okay=False),
                          help="Offline directory with the dataset's files [default: $ADVDL_DATA_DIR]."),
             click.Option(["--epochs"], type=int, help="Passes over the training images [default: preset or 10]."),
+            click.Option(["--checkpoint-interval"], type=int,
+                         help="Also checkpoint every N batches inside an epoch [default: 0, at epoch ends only]."),
             click.Option(["--strategy"], type=click.Choice(["default", "mirrored", "multiworker"]),
                          help="tf.distribute strategy: one device, this machine's GPUs (or --replicas CPU devices), "
                               "or the workers TF_CONFIG names [default: default]."),
@@ -203,6 +210,9 @@ def _run_options(spec):
                      help="The run folder to write [default: runs/ALGO-ENV-sSEED-TIME]."),
         click.Option(["--resume"], type=click.Path(file_okay=False),
                      help="Continue the interrupted run in this folder."),
+        click.Option(["--deterministic"], is_flag=True, default=None,
+                     help="Strict determinism: oneDNN's custom CPU kernels off, one thread for TensorFlow's ops "
+                          "(TensorFlow's deterministic ops are always on); slower."),
         click.Option(["--progress/--no-progress"], default=True, help="Show a progress bar (on a terminal)."),
     ]
 

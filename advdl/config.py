@@ -46,6 +46,11 @@ class RunConfig:
     vec: typing.Literal["sync", "async"] = option(
         "sync", "How the environments step: sync (in this process, one after another) or async (each in its own "
                 "subprocess, stepping at the same time; for environments slow to step).")
+    on_nan: typing.Literal["stop", "continue"] = option(
+        "stop", "When a training metric (a loss) becomes NaN or infinite: stop, keeping the last good checkpoint, "
+                "or continue.")
+    deterministic: bool = option(False, "Strict determinism: besides TensorFlow's deterministic ops (always on), "
+                                        "oneDNN's custom CPU kernels off and one thread for TensorFlow's ops; slower.")
 
     def __post_init__(self):
         for name in ("steps",):
@@ -69,6 +74,13 @@ class DataRunConfig:
     epochs: int = option(10, "Passes over the training images.")
     seed: int = option(0, "Seed for the weights, the batch order, dropout and augmentation.")
     log_interval: int = option(50, "Write a metrics.csv row and TensorBoard scalars every N batches.")
+    checkpoint_interval: int = option(0, "Also write a checkpoint every N batches inside an epoch (0: at epoch "
+                                         "ends only); a killed run resumes from the last one.")
+    on_nan: typing.Literal["stop", "continue"] = option(
+        "stop", "When a training metric (a loss) becomes NaN or infinite: stop, keeping the last good checkpoint, "
+                "or continue.")
+    deterministic: bool = option(False, "Strict determinism: besides TensorFlow's deterministic ops (always on), "
+                                        "oneDNN's custom CPU kernels off and one thread for TensorFlow's ops; slower.")
     strategy: typing.Literal["default", "mirrored", "multiworker"] = option(
         "default", "tf.distribute strategy: default (one device), mirrored (the GPUs of this machine, or the CPU "
                    "split into --replicas devices), multiworker (the workers TF_CONFIG names).")
@@ -83,8 +95,9 @@ class DataRunConfig:
         for name in ("epochs", "log_interval"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
-        if self.seed < 0:
-            raise ConfigError(f"seed must be >= 0, got {self.seed}")
+        for name in ("seed", "checkpoint_interval"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
 
 
 def run_config_class(spec):
@@ -222,21 +235,45 @@ def load_file(path):
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_bytes())  # bytes: YAML's own decoding (UTF-8, UTF-16 with a BOM)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark else ""
-        raise ConfigError(f"malformed config file {path}{where}: {getattr(exc, 'problem', exc)}") from None
+        where = f" (line {mark.line + 1})" if mark else f" (byte {exc.position})" if hasattr(exc, "position") else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]  # a ReaderError: undecodable text
+        raise ConfigError(f"malformed config file {path}{where}: {problem}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"malformed config file {path}: expected a mapping of settings")
+    _check_size(data, path)
     hyper = data.get("hyperparameters", {}) or {}
     if not isinstance(hyper, dict):
         raise ConfigError(f"malformed config file {path}: 'hyperparameters' must be a mapping")
+    for where, mapping in (("", data), ("'hyperparameters': ", hyper)):
+        if names := [k for k in mapping if not isinstance(k, str)]:
+            raise ConfigError(f"malformed config file {path}: {where}setting names are text, got {names[0]!r}")
+    for key in ("algorithm", "preset", "env", "data"):  # names, looked up before any setting is checked
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise ConfigError(f"malformed config file {path}: {key} must be a name, got {data[key]!r}")
     return data
 
 
+def _check_size(data, path, limit=100_000):
+    """Refuse a document of more than ``limit`` values: YAML aliases can make a few hundred bytes
+    expand to billions of them (and a recursive alias, endlessly)."""
+    stack, count = [data], 0
+    while stack:
+        item = stack.pop()
+        count += 1
+        if count > limit:
+            raise ConfigError(f"malformed config file {path}: more than {limit:,} values (aliases that expand "
+                              f"without bound?)")
+        if isinstance(item, dict):
+            stack += [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            stack += item
 
 
 def resolve(spec, *, env=None, preset=None, file_data=None, run_flags=None, hyper_flags=None, data=None):
@@ -298,4 +335,11 @@ def env_kwargs_values(items):
     """('is_slippery=false',) -> {'is_slippery': False} with YAML scalars."""
     import yaml
 
-    return {k: yaml.safe_load(v) for k, v in parse_assignments(items, "--env-kwarg").items()}
+    out = {}
+    for key, value in parse_assignments(items, "--env-kwarg").items():
+        try:
+            out[key] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ConfigError(f"--env-kwarg {key}: {value!r} is not a YAML value ({problem})") from None
+    return out

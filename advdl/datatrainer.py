@@ -14,7 +14,7 @@ import numpy as np
 
 from . import checkpoint
 from .runlog import CsvLog, Progress, TensorBoardWriter, truncate_csv
-from .trainer import Interrupted
+from .trainer import Interrupted, check_finite
 
 
 class DataTrainer:
@@ -62,6 +62,7 @@ class DataTrainer:
                     index = order[b * bs:(b + 1) * bs]
                     started = time.perf_counter()
                     metrics = self.train_step(x[index], y[index])
+                    check_finite(metrics, self.step + 1, cfg.on_nan)
                     self.train_seconds += time.perf_counter() - started
                     for sums in (self.metric_sums, self.epoch_sums):
                         for key, value in metrics.items():
@@ -72,6 +73,9 @@ class DataTrainer:
                     if self.step % cfg.log_interval == 0 and self._log(progress):
                         self.request_stop()
                     progress.update_to(self.step)
+                    if cfg.checkpoint_interval and self.step % cfg.checkpoint_interval == 0 \
+                            and b + 1 < self.batches_per_epoch:  # the epoch's end checkpoints after its evaluation
+                        self.save_checkpoint()
                 self._end_epoch(epoch, progress)
         finally:
             progress.close()
@@ -133,7 +137,7 @@ class DataTrainer:
     def save_checkpoint(self):
         if getattr(self, "_logs_open", False):
             for log in (self.metrics_log, self.epoch_log, self.tensorboard):
-                log.flush()
+                log.sync()  # the rows up to the checkpoint are on disk before it is
         state = {"step": self.step, "wall_seconds": self.wall_seconds(), "train_seconds": self.train_seconds,
                  "model": self.model.get_state(), "metric_sums": dict(self.metric_sums),
                  "metric_count": self.metric_count, "epoch_sums": dict(self.epoch_sums),

@@ -33,6 +33,10 @@ class CheckpointError(AdvdlError):
     """A run folder or checkpoint that is missing, incomplete or corrupt."""
 
 
+class RunFolderError(CheckpointError):
+    """A run folder that cannot be written: not a folder, read-only, or its disk full."""
+
+
 def did_you_mean(name, choices):
     """' Did you mean 'x'?' for the closest choice, or ''."""
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
@@ -44,6 +48,12 @@ def did_you_mean(name, choices):
 
 def unknown_name(kind, name, choices, hint=""):
     return UnknownNameError(f"unknown {kind} '{name}'.{did_you_mean(name, choices)}{hint}")
+
+
+class TrainingDiverged(AdvdlError):
+    """A training metric became NaN or infinite; the run stopped, its last good checkpoint kept."""
+
+    exit_code = 3
 
 
 class RunInterrupted(AdvdlError):

@@ -6,6 +6,9 @@ import numpy as np
 # it) use disjoint episode seeds, so the reported number is not biased by the selection.
 PERIODIC = 100_000
 FINAL = 200_000
+# A greedy policy that never reaches the goal of an environment without a time limit (CliffWalking-v1)
+# would step forever: an evaluation episode ends after this many steps (a time limit of its own comes first).
+MAX_EPISODE_STEPS = 100_000
 
 
 def evaluate(agent, make_env, episodes, seed, offset=FINAL, batch=32):
@@ -21,14 +24,15 @@ def evaluate(agent, make_env, episodes, seed, offset=FINAL, batch=32):
             count = min(len(envs), episodes - start)
             active = list(range(count))
             obs = [envs[i].reset(seed=seed + offset + start + i)[0] for i in active]
-            totals = [0.0] * count
+            totals, lengths = [0.0] * count, [0] * count
             while active:
                 actions = agent.env_action(agent.act(np.stack([obs[i] for i in active]), explore=False))
                 still = []
                 for i, action in zip(active, actions):
                     obs[i], reward, terminated, truncated, _ = envs[i].step(action)
                     totals[i] += float(reward)
-                    if not (terminated or truncated):
+                    lengths[i] += 1
+                    if not (terminated or truncated or lengths[i] >= MAX_EPISODE_STEPS):
                         still.append(i)
                 active = still
             returns.extend(totals)

@@ -18,7 +18,7 @@ def _finish(plt, fig, ax, path, title, xlabel, ylabel, legend=True):
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    if legend:
+    if legend and ax.get_legend_handles_labels()[0]:  # a run without a finished episode has nothing to label
         ax.legend(loc="best", fontsize="small")
     fig.tight_layout()
     fig.savefig(path)

@@ -1,6 +1,8 @@
 """Start, resume and evaluate runs: the run folder around a Trainer."""
 
+import errno
 import json
+import numbers
 import os
 import platform
 import re
@@ -13,10 +15,12 @@ from pathlib import Path
 from . import __version__, checkpoint
 from .config import RunConfig, build, env_kwargs_values, load_file, run_config_class, to_dict
 from .environments import make_env
-from .errors import CheckpointError, ConfigError, EnvSpaceError, RunInterrupted
+from .errors import CheckpointError, ConfigError, EnvSpaceError, RunFolderError, RunInterrupted, TrainingDiverged
 
 CONFIG_FILE = "config.yaml"
 SUMMARY_FILE = "summary.json"
+MIN_FREE_BYTES = 50 * 2**20  # the pre-flight check's floor: checkpoints, logs, the model
+STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO, errno.EFBIG}
 
 
 def default_run_dir(algorithm, env_id, seed):
@@ -50,10 +54,12 @@ def read_run(run_dir, registry):
     spec = registry.algorithm(str(data.pop("algorithm", "")))
     hyper = data.pop("hyperparameters", {}) or {}
     data.pop("preset", None)
-    if spec.family == "rl":
+    if spec.family == "rl" and isinstance(data.get("env_kwargs") or {}, dict):  # else: a type error from build
         data["env_kwargs"] = [f"{k}={v}" for k, v in (data.get("env_kwargs") or {}).items()]
-    return (spec, build(run_config_class(spec), data, str(run_dir / CONFIG_FILE)),
-            build(spec.config, hyper, "hyperparameters"))
+    try:
+        return spec, build(run_config_class(spec), data, "run settings"), build(spec.config, hyper, "hyperparameters")
+    except ConfigError as exc:  # an edited or damaged config.yaml: name it
+        raise ConfigError(f"{run_dir / CONFIG_FILE}: {exc}") from None
 
 
 def build_agent(spec, run_config, algo_config, registry):
@@ -76,6 +82,64 @@ def build_agent(spec, run_config, algo_config, registry):
     return agent, env_factory
 
 
+def prepare_run_dir(run_dir):
+    """Pre-flight check of a run folder, before any training: create it, check it takes a file and
+    its disk has MIN_FREE_BYTES free (a RunFolderError naming the folder otherwise), and delete
+    the temp files of a process killed while writing (they are never taken as checkpoints)."""
+    import shutil
+    import tempfile
+
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunFolderError(f"the run folder {run_dir} is a file, not a folder")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocker = next((p for p in run_dir.parents if p.exists() and not p.is_dir()), None)
+        reason = f"{blocker} is a file, not a folder" if blocker else exc.strerror
+        raise RunFolderError(f"cannot create the run folder {run_dir}: {reason}") from None
+    try:
+        with tempfile.TemporaryFile(dir=run_dir) as probe:
+            probe.write(b"advdl")
+            probe.flush()
+    except OSError as exc:
+        raise RunFolderError(f"the run folder {run_dir} is not writable: {exc.strerror}") from None
+    free = shutil.disk_usage(run_dir).free
+    if free < MIN_FREE_BYTES:
+        raise RunFolderError(f"only {checkpoint.format_bytes(free)} free on the disk of the run folder {run_dir}; "
+                             f"a run needs at least {checkpoint.format_bytes(MIN_FREE_BYTES)} for its checkpoints, "
+                             f"logs and model")
+    for folder in (run_dir, run_dir / "checkpoints"):
+        checkpoint.remove_stale_temps(folder)
+    return run_dir
+
+
+@contextmanager
+def writing(run_dir, unit):
+    """An error writing the run folder mid-run (a full disk, the folder made read-only) becomes one
+    RunFolderError line: what failed, and that the last complete checkpoint is intact to resume from."""
+    try:
+        yield
+    except (RunFolderError, OSError) as exc:
+        first = next((e for e in _chain(exc) if isinstance(e, RunFolderError)), None)
+        if first is None and (exc.errno not in STORAGE_ERRORS
+                              or exc.filename and Path(run_dir).absolute() not in Path(exc.filename).absolute().parents):
+            raise  # not a write to the run folder
+        what = str(first) if first else (f"cannot write {exc.filename or 'in the run folder ' + str(run_dir)}: "
+                                         f"{exc.strerror}{checkpoint.free_space_note(run_dir)}")
+        saved = checkpoint.list_checkpoints(Path(run_dir) / "checkpoints")
+        kept = (f"the last complete checkpoint ({unit} {int(saved[-1].stem[5:])}) is intact" if saved
+                else "no checkpoint was written yet")
+        raise RunFolderError(f"{what}; {kept}: once the folder can be written again, continue with: "
+                             f"advdl run --resume {run_dir}") from None
+
+
+def _chain(exc):
+    while exc is not None:
+        yield exc
+        exc = exc.__context__
+
+
 @contextmanager
 def stop_on_signals(trainer):
     """First Ctrl-C / SIGTERM: finish the step, checkpoint, stop. A second Ctrl-C aborts."""
@@ -96,34 +160,43 @@ def stop_on_signals(trainer):
 def train(spec, run_config, algo_config, run_dir, registry, preset=None, resume_state=None,
           progress=True, callbacks=(), dataset=None):
     """Train (or continue training) and write the finished run folder; returns the summary."""
+    from .backend import request_strict_determinism
     from .trainer import Trainer
 
+    if run_config.deterministic and not request_strict_determinism():
+        print("advdl: --deterministic: TensorFlow started in this process before the run, so its oneDNN kernels and "
+              "thread counts stay as they were (run it as its own process for strict determinism)", file=sys.stderr)
     if spec.family != "rl":
         return train_on_data(spec, run_config, algo_config, run_dir, registry, preset, resume_state, progress,
                              callbacks, dataset)
 
-    run_dir = Path(run_dir)
+    run_dir = prepare_run_dir(run_dir)
     agent, env_factory = build_agent(spec, run_config, algo_config, registry)
-    run_dir.mkdir(parents=True, exist_ok=True)
     if resume_state is None:
         write_config(run_dir, spec, run_config, algo_config, preset)
     plugin_callbacks = registry.plugin_manager.hook.advdl_run_callbacks(
         algorithm=spec.name, config=run_config, run_dir=run_dir)
     all_callbacks = [c for group in plugin_callbacks if group for c in group] + list(callbacks)
     trainer = Trainer(agent, env_factory, run_config, run_dir, all_callbacks, progress)
-    try:
-        run_trainer(trainer, resume_state, run_dir, "step")
-    finally:
-        trainer.close_envs()
-    return finish(trainer, spec, run_config, run_dir, preset)
+    with writing(run_dir, "step"):
+        try:
+            run_trainer(trainer, resume_state, run_dir, "step")
+        finally:
+            trainer.close_envs()
+        return finish(trainer, spec, run_config, run_dir, preset)
 
 
 def run_trainer(trainer, resume_state, run_dir, unit):
-    """Continue from ``resume_state`` (if any) and train; a requested stop becomes RunInterrupted."""
-    from .trainer import Interrupted
+    """Continue from ``resume_state`` (if any) and train; a requested stop becomes RunInterrupted, a
+    NaN or infinite metric TrainingDiverged."""
+    from .trainer import Diverged, Interrupted
 
     if resume_state is not None:
-        trainer.load_checkpoint(resume_state)
+        try:
+            trainer.load_checkpoint(resume_state)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise CheckpointError(f"the last checkpoint in {run_dir} does not fit this run ({type(exc).__name__}: "
+                                  f"{exc}): another run's, or another advdl version's") from None
     try:
         with stop_on_signals(trainer):
             trainer.train()
@@ -131,12 +204,18 @@ def run_trainer(trainer, resume_state, run_dir, unit):
         raise RunInterrupted(
             f"interrupted at {unit} {stop.env_steps}; checkpoint written to {stop.path}. "
             f"Resume with: advdl run --resume {run_dir}") from None
+    except Diverged as bad:
+        saved = checkpoint.list_checkpoints(Path(run_dir) / "checkpoints")
+        kept = (f"the last good checkpoint is {saved[-1]} (advdl run --resume {run_dir} continues from it)" if saved
+                else "no checkpoint was written before it")
+        raise TrainingDiverged(f"{bad.metric} became {bad.value:g} at {unit} {bad.step}: training stopped; {kept}. "
+                               f"A lower learning rate may help; --set on_nan=continue trains on regardless") from None
 
 
 def finish(trainer, spec, run_config, run_dir, preset):
     from .evaluation import evaluate, stats
     from .plots import learning_curve
-    from .runlog import read_csv
+    from .runlog import read_columns
 
     agent = trainer.agent
     kept = trainer.restore_best() if run_config.keep_best else None
@@ -159,11 +238,11 @@ def finish(trainer, spec, run_config, run_dir, preset):
         "model": agent.model_file,
         "versions": {"advdl": __version__, "python": platform.python_version(), **_versions()},
     }
-    checkpoint.write_atomic(run_dir / SUMMARY_FILE, (json.dumps(summary, indent=2) + "\n").encode())
-    episodes = read_csv(run_dir / "episodes.csv")
-    learning_curve(run_dir / "learning_curve.png", [int(r["env_steps"]) for r in episodes],
-                   [float(r["return"]) for r in episodes], trainer.evaluations,
+    steps, returns = read_columns(run_dir / "episodes.csv", "env_steps", "return")
+    learning_curve(run_dir / "learning_curve.png", steps, returns, trainer.evaluations,
                    f"{spec.name} on {run_config.env} (seed {run_config.seed})", threshold)
+    # last: summary.json marks a finished run (a run killed before it resumes into its final evaluation)
+    checkpoint.write_atomic(run_dir / SUMMARY_FILE, (json.dumps(summary, indent=2) + "\n").encode())
     return summary
 
 
@@ -181,8 +260,15 @@ def _versions():
 
 
 def resume(run_dir, registry, steps=None, progress=True, callbacks=()):
+    """Continue a run from its last checkpoint; a run stopped before its first checkpoint starts over
+    from its config.yaml (the same seed gives the same run)."""
     spec, run_config, algo_config = read_run(run_dir, registry)
-    state = checkpoint.load_latest(Path(run_dir) / "checkpoints")
+    state = None
+    if checkpoint.list_checkpoints(Path(run_dir) / "checkpoints") or (Path(run_dir) / SUMMARY_FILE).exists():
+        state = checkpoint.load_latest(Path(run_dir) / "checkpoints")
+    else:
+        print(f"advdl: {run_dir} stopped before its first checkpoint: starting it over from its {CONFIG_FILE}",
+              file=sys.stderr)
     if spec.family != "rl":
         if steps is not None:
             raise CheckpointError("--steps extends RL runs; a run on a dataset trains for its configured epochs")
@@ -191,12 +277,15 @@ def resume(run_dir, registry, steps=None, progress=True, callbacks=()):
         preset = load_file(Path(run_dir) / CONFIG_FILE).get("preset")
         return train(spec, run_config, algo_config, run_dir, registry, preset, resume_state=state, progress=progress,
                      callbacks=callbacks)
+    if state is not None and not all(isinstance(state.get(k), numbers.Integral) for k in ("env_steps", "episodes")):
+        raise CheckpointError(f"the last checkpoint in {run_dir} does not fit this run (no step counters): "
+                              f"another run's, or another advdl version's")
     if steps is not None:
-        if steps <= state["env_steps"]:
+        if state is not None and steps <= state["env_steps"]:
             raise CheckpointError(f"--steps must exceed the {state['env_steps']} steps already trained in {run_dir}")
         run_config = build(RunConfig, {**to_dict(run_config), "steps": steps}, "--steps")
     # a run stopped during its final evaluation (no summary yet) resumes straight into it
-    done = state["env_steps"] >= run_config.steps or 0 < run_config.episodes <= state["episodes"]
+    done = state is not None and (state["env_steps"] >= run_config.steps or 0 < run_config.episodes <= state["episodes"])
     if done and (Path(run_dir) / SUMMARY_FILE).exists():
         raise CheckpointError(
             f"{run_dir} already finished ({state['env_steps']} steps, {state['episodes']} episodes); pass "
@@ -204,6 +293,7 @@ def resume(run_dir, registry, steps=None, progress=True, callbacks=()):
     data = load_file(Path(run_dir) / CONFIG_FILE)
     if steps is not None:
         write_config(Path(run_dir), spec, run_config, algo_config, data.get("preset"))
+        (Path(run_dir) / SUMMARY_FILE).unlink(missing_ok=True)  # unfinished until the longer run writes its own
     return train(spec, run_config, algo_config, run_dir, registry, data.get("preset"),
                  resume_state=state, progress=progress, callbacks=callbacks)
 
@@ -294,6 +384,8 @@ def train_on_data(spec, run_config, algo_config, run_dir, registry, preset, resu
                           f"default strategy (one device)")
     if not given:
         registry.dataset(run_config.data)  # an unknown name fails before TensorFlow starts
+    if is_chief(run_config.strategy):
+        prepare_run_dir(run_dir)
     strategy = make_strategy(run_config.strategy, run_config.replicas)
     model, dataset = build_model(spec, run_config, algo_config, registry, dataset, strategy)
     if dataset.note and not given:
@@ -312,8 +404,9 @@ def train_on_data(spec, run_config, algo_config, run_dir, registry, preset, resu
             if model.scored:
                 model.scorer = scorer_for(dataset, registry)
         trainer = DataTrainer(model, dataset, run_config, run_dir, progress, callbacks, strategy)
-        run_trainer(trainer, resume_state, run_dir, "batch")
-        return finish_on_data(trainer, spec, run_config, run_dir, preset, dataset)
+        with writing(run_dir, "batch"):
+            run_trainer(trainer, resume_state, run_dir, "batch")
+            return finish_on_data(trainer, spec, run_config, run_dir, preset, dataset)
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -336,10 +429,10 @@ def finish_on_data(trainer, spec, run_config, run_dir, preset, dataset):
         "history": trainer.history, "model": model.model_file,
         "versions": {"advdl": __version__, "python": platform.python_version(), **_versions()},
     }
-    checkpoint.write_atomic(run_dir / SUMMARY_FILE, (json.dumps(summary, indent=2) + "\n").encode())
     epoch_curves(run_dir / "learning_curves.png", trainer.history, model.metric_names, model.test_metric_names,
                  f"{spec.name} on {run_config.data} (seed {run_config.seed})")
     model.write_figures(run_dir, dataset)
+    checkpoint.write_atomic(run_dir / SUMMARY_FILE, (json.dumps(summary, indent=2) + "\n").encode())  # last
     return summary
 
 

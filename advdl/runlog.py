@@ -1,6 +1,7 @@
 """What a run writes while it trains: metrics.csv, episodes.csv, TensorBoard events, progress."""
 
 import csv
+import io
 import os
 import socket
 import struct
@@ -66,23 +67,45 @@ class TensorBoardWriter:
     def flush(self):
         self._fh.flush()
 
+    def sync(self):
+        """Flush to the disk itself (a checkpoint's logs survive a power cut with it)."""
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
     def close(self):
         self._fh.close()
 
 
 def truncate_csv(path, key, limit):
-    """Drop rows whose ``key`` column exceeds ``limit`` (rows written after the checkpoint)."""
+    """Drop rows whose ``key`` column exceeds ``limit`` (rows written after the checkpoint) and a
+    torn last line (a process killed while writing it); the file is replaced atomically, so a kill
+    during this rewrite loses nothing either."""
+    from .checkpoint import write_atomic
+
     path = Path(path)
     if not path.exists():
         return
-    with open(path, newline="") as fh:
-        rows = list(csv.reader(fh))
-    if not rows:
-        return
-    column = rows[0].index(key)
-    kept = [rows[0]] + [r for r in rows[1:] if r and float(r[column]) <= limit]
-    with open(path, "w", newline="") as fh:
-        csv.writer(fh).writerows(kept)
+    data = path.read_bytes()
+    complete = data[:data.rfind(b"\n") + 1]  # a log is appended to: only its last line can be torn
+    rows = list(csv.reader(io.StringIO(complete.decode(errors="replace"), newline="")))
+    if rows and key not in rows[0]:
+        from .errors import CheckpointError
+
+        raise CheckpointError(f"cannot resume: {path} is damaged (its first line is not its header, no "
+                              f"'{key}' column); move it aside to continue without its rows")
+    column = rows[0].index(key) if rows else 0
+    kept = rows[:1] + [r for r in rows[1:] if len(r) == len(rows[0]) and _at_most(r[column], limit)]
+    if kept != rows or len(complete) != len(data):
+        out = io.StringIO(newline="")
+        csv.writer(out).writerows(kept)
+        write_atomic(path, out.getvalue().encode())
+
+
+def _at_most(value, limit):
+    try:
+        return float(value) <= limit
+    except ValueError:
+        return False
 
 
 class CsvLog:
@@ -102,6 +125,10 @@ class CsvLog:
     def flush(self):
         self._fh.flush()
 
+    def sync(self):
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
     def close(self):
         self._fh.close()
 
@@ -114,9 +141,22 @@ def _fmt(value):
     return value
 
 
-def read_csv(path):
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
+def read_columns(path, *columns):
+    """Numeric columns of a CSV log as lists of floats; a row that is damaged there (not a number, cut
+    short, not UTF-8) is skipped, so a damaged log still plots."""
+    out = [[] for _ in columns]
+    with open(path, newline="", errors="replace") as fh:
+        try:
+            for row in csv.DictReader(fh):
+                try:
+                    values = [float(row[c]) for c in columns]
+                except (KeyError, TypeError, ValueError):
+                    continue
+                for column, value in zip(out, values):
+                    column.append(value)
+        except csv.Error:  # e.g. a field over the csv module's size limit: keep the rows before it
+            pass
+    return out
 
 
 class Progress:

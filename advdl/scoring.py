@@ -84,7 +84,7 @@ class Scorer:
         from .backend import import_tensorflow
 
         _, keras = import_tensorflow()
-        model = keras.models.load_model(model_path, compile=False)
+        model = keras.models.load_model(model_path, compile=False, safe_mode=True)
         self.model = keras.Model(model.inputs[0], [model.layers[-1].input, model.outputs[0]])
 
     def __call__(self, images, batch=1000):

@@ -16,19 +16,22 @@ from pathlib import Path
 
 from .errors import ConfigError
 
+MAX_SEEDS = 10_000
 SETTINGS_FILE = "seeds.yaml"  # the resolved settings every seed runs with (not a run folder's config.yaml)
 
 
 def parse_seeds(text):
-    """'0-4', '0,1,2' or '0-2,7' -> [0, 1, 2, ...] (each seed once, in order)."""
-    seeds = []
+    """'0-4', '0,1,2' or '0-2,7' -> [0, 1, 2, ...] (each seed once, in order; at most MAX_SEEDS)."""
+    seeds = {}  # a dict keeps the order and finds repeats at once
     for part in str(text).replace(" ", "").split(","):
         match = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
         if not match or (match[2] is not None and int(match[2]) < int(match[1])):
             raise ConfigError(f"--seeds: expected seeds like 0-4 or 0,1,2, got {text!r}")
         first, last = int(match[1]), int(match[2] if match[2] is not None else match[1])
-        seeds += [s for s in range(first, last + 1) if s not in seeds]
-    return seeds
+        if last - first + 1 + len(seeds) > MAX_SEEDS:  # before a range of billions fills the memory
+            raise ConfigError(f"--seeds: more than {MAX_SEEDS:,} seeds in {text!r}")
+        seeds.update(dict.fromkeys(range(first, last + 1)))
+    return list(seeds)
 
 
 def seed_command(algorithm, out, seed):

@@ -19,6 +19,7 @@ from .interfaces import Transition
 from .replay import ReplayBuffer
 from .rollout import EpisodeBuffer, RolloutBuffer
 from .runlog import EPISODE_COLUMNS, CsvLog, Progress, TensorBoardWriter, truncate_csv
+from .safe_pickle import env_packages
 from .vector import make_envs
 
 DATA_KINDS = ("replay", "transitions", "rollouts", "episodes")
@@ -31,6 +32,22 @@ class Interrupted(Exception):
     def __init__(self, env_steps, path):
         super().__init__(f"stopped at step {env_steps}")
         self.env_steps, self.path = env_steps, path
+
+
+class Diverged(Exception):
+    """A training metric became NaN or infinite (with ``on_nan=stop``); no checkpoint was written after it."""
+
+    def __init__(self, step, metric, value):
+        super().__init__(f"{metric} became {value} at step {step}")
+        self.step, self.metric, self.value = step, metric, value
+
+
+def check_finite(metrics, step, on_nan):
+    """Raise Diverged for the first NaN or infinite metric, unless ``on_nan`` is "continue"."""
+    if on_nan == "stop":
+        for name, value in metrics.items():
+            if not np.isfinite(float(value)):
+                raise Diverged(step, name, float(value))
 
 
 class Trainer:
@@ -107,7 +124,8 @@ class Trainer:
                     self.episode_return[i] += reward
                     self.episode_length[i] += 1
                     if online:
-                        self._add_metrics(agent.train_step(Transition(obs[i], actions[i], reward, next_obs, terminated)))
+                        self._add_metrics(agent.train_step(Transition(obs[i], actions[i], reward, next_obs, terminated)),
+                                          self.env_steps + i + 1)
                     elif schedule:
                         self.replay.add(obs[i], actions[i], reward, next_obs, terminated)
                     elif self.rollout is not None:
@@ -115,7 +133,8 @@ class Trainer:
                     else:
                         self.episode_buffer.add(obs[i], actions[i], reward)
                         if terminated or truncated:
-                            self._add_metrics(agent.train_step(self.episode_buffer.take(terminated, next_obs)))
+                            self._add_metrics(agent.train_step(self.episode_buffer.take(terminated, next_obs)),
+                                              self.env_steps + i + 1)
                     if terminated or truncated:
                         self._end_episode(i, terminated)
                         episode_ended = True
@@ -169,9 +188,11 @@ class Trainer:
         self._call("on_episode_end", self, episode_return, episode_length)
         self.episode_return[i], self.episode_length[i] = 0.0, 0
 
-    def _add_metrics(self, metrics):
+    def _add_metrics(self, metrics, step=None):
+        """Accumulate a train step's metrics; ``step``: the env step it learned from (default: the last)."""
         if not metrics:
             return
+        check_finite(metrics, self.env_steps if step is None else step, self.config.on_nan)
         for key, value in metrics.items():
             self.metric_sums[key] = self.metric_sums.get(key, 0.0) + float(value)
         self.metric_count += 1
@@ -258,7 +279,7 @@ class Trainer:
         }
         if self._logs_open:
             for log in (self.metrics_log, self.episode_log, self.eval_log, self.tensorboard):
-                log.flush()
+                log.sync()  # the rows up to the checkpoint are on disk before it is
         return checkpoint.save(self.run_dir / "checkpoints", self.env_steps, state)
 
     def load_checkpoint(self, state):
@@ -274,7 +295,7 @@ class Trainer:
             self.episode_buffer.load_state(state["episode"])
         self.rng.bit_generator.state = state["rng"]
         if state["env"] is not None:
-            self.envs.restore(state["env"])
+            self.envs.restore(state["env"], env_packages(self.config.env))
             self.obs = state["obs"]
             self.episode_return, self.episode_length = state["episode_return"], state["episode_length"]
         self.recent_returns.extend(state["recent_returns"])

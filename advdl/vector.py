@@ -6,15 +6,34 @@
 
 Both reset a finished episode's environment in the same step, unseeded (its own RNG continues),
 and hand back the observation it ended in; so both give the same numbers for the same seed, and
-both snapshot their environments (pickled, RNG included) for exact resume.
+both snapshot their environments (pickled, RNG included) for exact resume: a list of byte
+strings, one per environment, restored by ``safe_pickle`` (which refuses anything that could run
+code) unless ADVDL_TRUST_CHECKPOINTS=1.
 """
 
+import os
 import pickle
 import signal
 import sys
 from functools import partial
 
 import numpy as np
+
+from . import safe_pickle
+from .errors import CheckpointError
+
+
+def load_envs(snapshot, packages):
+    """The environments of a snapshot (a list of pickles), each restored without running code."""
+    if os.environ.get("ADVDL_TRUST_CHECKPOINTS") == "1":
+        return [pickle.loads(blob) for blob in snapshot]
+    try:
+        return [safe_pickle.loads(blob, packages) for blob in snapshot]
+    except safe_pickle.UnsafePickleError as exc:
+        raise CheckpointError(f"the checkpoint's environment snapshot was not loaded: {exc} (it could run code); "
+                              f"if you trust this run folder, resume with ADVDL_TRUST_CHECKPOINTS=1") from None
+    except Exception as exc:
+        raise CheckpointError(f"the checkpoint's environment snapshot is unreadable ({type(exc).__name__})") from None
 
 VEC_KINDS = ("sync", "async")
 
@@ -41,15 +60,16 @@ class SyncEnvs:
         return np.stack([np.asarray(o) for o in obs]), rewards, terminated, truncated, final
 
     def snapshot(self):
-        """The environments pickled, or None when they cannot be (they resume at fresh episodes)."""
+        """Each environment pickled, or None when they cannot be (they resume at fresh episodes)."""
         try:
-            return pickle.dumps(self.envs)
+            return [pickle.dumps(env) for env in self.envs]
         except Exception:
             return None
 
-    def restore(self, snapshot):
+    def restore(self, snapshot, packages=()):
+        envs = load_envs(snapshot, packages)
         self.close()
-        self.envs = pickle.loads(snapshot)
+        self.envs = envs
 
     def close(self):
         for env in self.envs:
@@ -98,18 +118,19 @@ class AsyncEnvs:
 
     def snapshot(self):
         parts = self.vec.call("advdl_snapshot")
-        return None if any(p is None for p in parts) else pickle.dumps(list(parts))
+        return None if any(p is None for p in parts) else list(parts)
 
-    def restore(self, snapshot):
+    def restore(self, snapshot, packages=()):
+        envs = load_envs(snapshot, packages)  # checked here; each subprocess takes its environment as it is
         self.close()
-        self._start([partial(_restored, blob) for blob in pickle.loads(snapshot)])
+        self._start([partial(_snapshottable, partial(_same, env)) for env in envs])
 
     def close(self):
         self.vec.close()
 
 
-def _restored(blob):
-    return _snapshottable(partial(pickle.loads, blob))
+def _same(env):
+    return env
 
 
 def make_envs(kind, make_env, n):

@@ -178,7 +178,7 @@ class DQNAgent(Agent):
         import keras
 
         try:
-            model = keras.models.load_model(path, compile=False)
+            model = keras.models.load_model(path, compile=False, safe_mode=True)
             self.q.set_weights(model.get_weights())
         except Exception as exc:
             raise CheckpointError(f"cannot load model {path}: {type(exc).__name__}: {str(exc)[:200]}") from None

@@ -309,7 +309,7 @@ class PolicyGradientAgent(Agent):
         import keras
 
         try:
-            model = keras.models.load_model(path, compile=False)
+            model = keras.models.load_model(path, compile=False, safe_mode=True)
             self.actor.set_weights(model.get_layer("actor").get_weights())
             self.critic.set_weights(model.get_layer("critic").get_weights())
             if self.encoder is not None:
@@ -320,7 +320,7 @@ class PolicyGradientAgent(Agent):
                 self.obs_rms.mean = norm.mean.numpy().reshape(-1).astype(np.float64)
                 self.obs_rms.var = norm.variance.numpy().reshape(-1).astype(np.float64)
             if self.continuous:
-                self.log_std.assign(np.load(str(path) + ".log_std.npy"))
+                self.log_std.assign(np.load(str(path) + ".log_std.npy", allow_pickle=False))
         except Exception as exc:
             raise CheckpointError(f"cannot load model {path}: {type(exc).__name__}: {str(exc)[:200]}") from None
         self._refresh()

@@ -52,6 +52,9 @@ class QLearningAgent(Agent):
         return {"q": self.q.copy(), "rng": self.rng.bit_generator.state, "epsilon": self.epsilon}
 
     def set_state(self, state):
+        if np.shape(state["q"]) != self.q.shape:  # another environment's checkpoint
+            raise CheckpointError(f"the checkpoint's Q-table has shape {np.shape(state['q'])}, this run's "
+                                  f"{self.q.shape}: it is another environment's")
         self.q = state["q"].copy()
         self.rng.bit_generator.state = state["rng"]
         self.epsilon = state["epsilon"]
@@ -64,7 +67,7 @@ class QLearningAgent(Agent):
 
     def load_model(self, path):
         try:
-            with np.load(path) as data:
+            with np.load(path, allow_pickle=False) as data:
                 q = data["q_table"]
         except Exception as exc:
             raise CheckpointError(f"cannot read Q-table {path}: {type(exc).__name__}") from None

@@ -130,6 +130,6 @@ class Classifier(Model):
         import keras
 
         try:
-            self.network.set_weights(keras.models.load_model(path, compile=False).get_weights())
+            self.network.set_weights(keras.models.load_model(path, compile=False, safe_mode=True).get_weights())
         except Exception as exc:
             raise CheckpointError(f"cannot load model {path}: {type(exc).__name__}: {str(exc)[:200]}") from None
