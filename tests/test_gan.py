@@ -438,6 +438,7 @@ def test_domain_b_batches_cover_every_image_once_per_pass():
     assert list(CycleGAN._b_batch(again, 6)) == list(drawn[8:14])  # the order follows from the count alone
 
 
+@pytest.mark.slow  # 26 s; the B-order test above covers its resume bookkeeping in the default run
 def test_interrupted_cyclegan_resumes_to_float_rounding(tmp_path):
     from test_supervised import StopAtBatch
 
