@@ -6,6 +6,7 @@ training (agent, replay buffer or rollout, RNG, environments, counters, metric a
 into the checkpoint, so a resumed run continues exactly where the interrupted one stopped.
 """
 
+import math
 import time
 from collections import deque
 from pathlib import Path
@@ -46,7 +47,7 @@ def check_finite(metrics, step, on_nan):
     """Raise Diverged for the first NaN or infinite metric, unless ``on_nan`` is "continue"."""
     if on_nan == "stop":
         for name, value in metrics.items():
-            if not np.isfinite(float(value)):
+            if not math.isfinite(float(value)):  # math, not numpy: this runs on every train step
                 raise Diverged(step, name, float(value))
 
 
