@@ -1,11 +1,13 @@
 """Checkpoints: one file per checkpoint, written atomically and verified on load.
 
-Layout: ``b"ADVDL-CKPT-2\\n"``, a SHA-256 of the payload, the payload: a numpy ``.npz`` archive
-(read with ``allow_pickle=False``) of the state's arrays and byte strings, and ``__tree__``, the
-state's structure as JSON (dicts, lists, tuples, numbers, strings; arrays and bytes by
-reference). Loading never unpickles: a planted checkpoint cannot run code. A torn or edited file
-fails the checksum and is reported as corrupt. (Environment snapshots are byte strings in it;
-``safe_pickle`` restores them.)
+Layout: ``b"ADVDL-CKPT-3\\n"``, the payload's length (8 bytes, little-endian), a SHA-256 of the
+payload, the payload: a numpy ``.npz`` archive (read with ``allow_pickle=False``) of the state's
+arrays and byte strings, and ``__tree__``, the state's structure as JSON (dicts, lists, tuples,
+numbers, strings; arrays and bytes by reference). Loading never unpickles: a planted checkpoint
+cannot run code. It reads only a regular file (not a link, FIFO or device) whose size is what its
+header says, and no more than the memory available; a torn or edited file fails the checksum
+and is reported as corrupt. (The checksum finds damage, not intent: anyone can recompute it, so
+the trainers check the types of what they load too.) ``ADVDL-CKPT-2`` files (no length) load too.
 """
 
 import errno
@@ -15,13 +17,17 @@ import json
 import os
 import re
 import shutil
+import struct
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from .errors import CheckpointError, RunFolderError
+from .runfolder import open_regular
 
-MAGIC = b"ADVDL-CKPT-2\n"
+MAGIC = b"ADVDL-CKPT-3\n"
+V2_MAGIC = b"ADVDL-CKPT-2\n"  # the same without the length field (advdl 0.1 before the length)
 OLD_MAGIC = b"ADVDL-CKPT-1\n"  # pickle payloads (advdl 0.1.0 before this format): refused
 KEEP = 2
 _NAME = re.compile(r"^step-(\d+)\.ckpt$")
@@ -39,7 +45,7 @@ def write_atomic(path, data):
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        with open(tmp, "wb") as fh:
+        with open(tmp, "wb", opener=_no_follow) as fh:  # a link planted at the temp name is not followed
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
@@ -53,6 +59,10 @@ def write_atomic(path, data):
         if isinstance(exc, OSError):
             raise RunFolderError(f"cannot write {path}: {exc.strerror or exc}{free_space_note(path.parent)}") from None
         raise
+
+
+def _no_follow(path, flags):
+    return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0), 0o644)
 
 
 def _fsync_dir(directory):
@@ -94,8 +104,11 @@ def remove_stale_temps(directory):
         return removed
     for p in directory.iterdir():
         match = _TEMP.match(p.name)
-        if match and int(match.group(1)) != os.getpid() and p.is_file():
+        if match and int(match.group(1)) != os.getpid() and p.is_file() and not p.is_symlink():
             p.unlink(missing_ok=True)
+            removed.append(p.name)
+        elif p.name.startswith(".stage-") and p.is_dir() and not p.is_symlink():  # runfolder.write_staged's
+            shutil.rmtree(p, ignore_errors=True)
             removed.append(p.name)
     return removed
 
@@ -105,7 +118,8 @@ def save(directory, step, state):
     directory.mkdir(parents=True, exist_ok=True)
     payload = encode(state)
     path = directory / f"step-{step:010d}.ckpt"
-    write_atomic(path, MAGIC + hashlib.sha256(payload).digest() + payload)
+    header = MAGIC + struct.pack("<Q", len(payload)) + hashlib.sha256(payload).digest()
+    write_atomic(path, header + payload)
     for old in list_checkpoints(directory)[:-KEEP]:
         old.unlink(missing_ok=True)
     return path
@@ -122,22 +136,46 @@ def list_checkpoints(directory):
 def load(path):
     path = Path(path)
     try:
-        data = path.read_bytes()
+        with open_regular(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            magic = fh.read(len(MAGIC))
+            if magic == OLD_MAGIC:
+                raise CheckpointError(f"checkpoint {path} is in the pickle format of an older advdl, which is not "
+                                      f"loaded (a pickle can run code); finish that run with the advdl that started it")
+            if magic == MAGIC:
+                field = fh.read(8)
+                length = struct.unpack("<Q", field)[0] if len(field) == 8 else -1
+                header = len(MAGIC) + 8 + 32
+                if length != size - header:
+                    raise CheckpointError(f"checkpoint {path} is corrupt (its header says {length} bytes of payload, "
+                                          f"the file holds {max(size - header, 0)}: truncated or modified)")
+            elif magic == V2_MAGIC:
+                header, length = len(V2_MAGIC) + 32, size - len(V2_MAGIC) - 32
+            else:
+                raise CheckpointError(f"checkpoint {path} is corrupt (not an advdl checkpoint)")
+            if length < 0:
+                raise CheckpointError(f"checkpoint {path} is corrupt (truncated)")
+            check_fits(length, f"checkpoint {path}")
+            digest, payload = fh.read(32), fh.read(length)
+    except RunFolderError as exc:
+        raise CheckpointError(f"cannot read checkpoint: {exc}") from None
     except OSError as exc:
         raise CheckpointError(f"cannot read checkpoint {path}: {exc.strerror}") from None
-    header = len(MAGIC) + 32
-    if data.startswith(OLD_MAGIC):
-        raise CheckpointError(f"checkpoint {path} is in the pickle format of an older advdl, which is not loaded "
-                              f"(a pickle can run code); finish that run with the advdl that started it")
-    if not data.startswith(MAGIC) or len(data) < header:
-        raise CheckpointError(f"checkpoint {path} is corrupt (not an advdl checkpoint)")
-    digest, payload = data[len(MAGIC):header], data[header:]
-    if hashlib.sha256(payload).digest() != digest:
+    if len(payload) != length or hashlib.sha256(payload).digest() != digest:
         raise CheckpointError(f"checkpoint {path} is corrupt (checksum mismatch: truncated or modified)")
     try:
         return decode(payload)
     except Exception as exc:
         raise CheckpointError(f"checkpoint {path} is corrupt ({type(exc).__name__}: {str(exc)[:120]})") from None
+
+
+def check_fits(nbytes, what):
+    """Refuse to read (or allocate) ``nbytes`` for ``what`` when the memory available is smaller."""
+    from .memory import available_bytes
+
+    free = available_bytes()
+    if free is not None and nbytes > free:
+        raise CheckpointError(f"{what} needs {format_bytes(nbytes)} of memory, {format_bytes(free)} is available")
 
 
 # -- the payload: JSON structure + npz arrays, no pickle --------------------------------------------
@@ -179,6 +217,9 @@ def encode(state):
 
 
 def decode(payload):
+    with zipfile.ZipFile(io.BytesIO(payload)) as members:  # stored, as np.savez writes: no zip bomb
+        if any(m.compress_type != zipfile.ZIP_STORED for m in members.infolist()):
+            raise ValueError("compressed members (advdl stores its arrays uncompressed)")
     with np.load(io.BytesIO(payload), allow_pickle=False) as archive:
         arrays = {name: archive[name] for name in archive.files}
 
@@ -205,8 +246,24 @@ def _hashable(key):
     return tuple(key) if isinstance(key, list) else key
 
 
-def load_latest(directory):
+def load_latest(directory, check=None, report=None):
+    """The newest intact checkpoint's state. A damaged newest one (corrupt, or refused by ``check``, a
+    function raising CheckpointError for a state that does not fit) falls back to the older one,
+    saying so through ``report``; only when every kept checkpoint is damaged is it an error."""
     found = list_checkpoints(directory)
     if not found:
         raise CheckpointError(f"no checkpoint in {directory}: nothing to resume")
-    return load(found[-1])
+    problems = []
+    for path in reversed(found):
+        try:
+            state = load(path)
+            if check is not None:
+                check(state, path)
+        except CheckpointError as exc:
+            problems.append(str(exc))
+            continue
+        if problems and report is not None:
+            report(f"{problems[0]}; resuming from the older checkpoint {path.name} instead")
+        return state
+    raise CheckpointError(problems[0] if len(problems) == 1 else
+                          f"{problems[0]}; the older checkpoints are damaged too ({problems[-1]})")

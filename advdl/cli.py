@@ -1,14 +1,18 @@
 """The ``advdl`` command line. Listing and help never import TensorFlow."""
 
 import json
+import os
 import sys
+import traceback
 from pathlib import Path
 
 import click
 
 from . import __version__
-from .config import describe_type, fields_of, parse_assignments, run_config_class, run_keys
+from .config import MAX_SEED, describe_type, fields_of, parse_assignments, run_config_class, run_keys
 from .errors import AdvdlError, ConfigError, RunInterrupted
+
+SEED = click.IntRange(0, MAX_SEED)  # what keras.utils.set_random_seed takes, with room for the offsets added to seeds
 
 
 def registry():
@@ -25,6 +29,8 @@ def main(argv=None):
         click.echo(str(exc), err=True)
         sys.exit(exc.exit_code)
     except AdvdlError as exc:
+        if os.environ.get("ADVDL_DEBUG") == "1":  # the traceback behind the one line (a plugin's, say)
+            traceback.print_exception(exc.__cause__ or exc)
         click.echo(f"Error: {_one_line(exc)}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.NoArgsIsHelpError as exc:  # bare `advdl`: show the help
@@ -57,6 +63,8 @@ def cli():
       ADVDL_BLOCK_PLUGINS=name,...  never load these plugins (entry-point names)
       ADVDL_STRICT_PLUGINS=1        fail on the first broken plugin
       ADVDL_TRACE_HOOKS=1           print every hook call
+      ADVDL_PLUGIN_TIMEOUT=SECONDS  skip a plugin slower to import (default 10)
+      ADVDL_DEBUG=1                 show the traceback behind an Error: line
     """
 
 
@@ -195,10 +203,10 @@ def _run_options(spec):
                                                         "GPUs, the CPU split into this many devices) [default: 0]."),
         ]
     return target + [
-        click.Option(["--seed"], type=int, help="Random seed [default: 0]."),
+        click.Option(["--seed"], type=int, help="Random seed [default: 0]."),  # checked with --set seed=...
         click.Option(["--seeds"], metavar="SEEDS", help="Train every seed (e.g. 0-4 or 0,1,2) into OUT/seed-K and write "
                                                         "an aggregate over them (aggregate.json, aggregate.png)."),
-        click.Option(["--workers"], type=int, default=1, show_default=True,
+        click.Option(["--workers"], type=click.IntRange(min=1), default=1, show_default=True,
                      help="With --seeds: seeds trained at the same time, each in its own process."),
         click.Option(["--preset"], help="A named preset from `advdl info ALGO` [default: the one named after "
                                         + ("--env" if spec.family == "rl" else "--data") + ", if any]."),
@@ -289,7 +297,7 @@ def run_algorithm(name, kw, hyper_names):
             raise AdvdlError(f"{kw['resume']} is a run of '{resumed_spec.name}', not '{name}'")
         _report(resume_run(kw["resume"], reg, steps=kw.get("steps"), progress=kw["progress"]), kw["resume"])
         return
-    if kw.get("seeds") and kw.get("seed") is not None:
+    if kw.get("seeds") is not None and kw.get("seed") is not None:
         raise ConfigError("--seed and --seeds do not go together")
     assignments = parse_assignments(kw["assignments"])
     keys = run_keys(spec)
@@ -310,11 +318,12 @@ def run_algorithm(name, kw, hyper_names):
 
         check_env_id(run_config.env, reg)
     target = run_config.env if rl else run_config.data
-    if kw.get("seeds"):
+    if kw.get("seeds") is not None:  # --seeds '' too: an error, not a single run
         return run_many(spec, run_config, algo_config, preset, kw)
     out = Path(kw["out"]) if kw["out"] else default_run_dir(name, target, run_config.seed)
-    if (out / "config.yaml").exists():
-        raise AdvdlError(f"{out} already holds a run; resume it with --resume {out} or choose another --out")
+    from .runfolder import check_new
+
+    check_new(out)  # before the first line: a run goes only into a new or empty folder
     budget = f"{run_config.steps} steps" if rl else f"{run_config.epochs} epochs"
     click.echo(f"advdl: {name} on {target} (seed {run_config.seed}, {budget}"
                f"{', preset ' + preset if preset else ''}) -> {out}", err=True)
@@ -371,10 +380,10 @@ def _report(summary, run_dir):
 @cli.command("eval")
 @click.argument("run_dir", type=click.Path())
 @click.option("--episodes", default=20, show_default=True, type=click.IntRange(min=1), help="Evaluation episodes.")
-@click.option("--seed", type=int, help="Seed of the evaluation episodes [default: the run's seed].")
+@click.option("--seed", type=SEED, help="Seed of the evaluation episodes [default: the run's seed].")
 @click.option("--json", "as_json", is_flag=True,
               help="Print {\"mean\", \"std\", \"episodes\"} (RL) or the test metrics (datasets) as JSON.")
-@click.option("--record", type=click.Path(dir_okay=False), help="Write one greedy episode as an animation (.gif).")
+@click.option("--record", type=click.Path(dir_okay=False), help="Write one greedy episode as an animation (.gif or .webp).")
 def eval_command(run_dir, episodes, seed, as_json, record):
     """Evaluate a finished run's saved model with the deterministic policy."""
     from .run import evaluate_run
@@ -394,21 +403,23 @@ def eval_command(run_dir, episodes, seed, as_json, record):
 @click.argument("run_dir", type=click.Path())
 @click.option("--n", "n", default=100, show_default=True, type=int, help="Images to generate.")
 @click.option("--label", type=int, help="Class of every image (conditional models) [default: 0, 1, 2, ... cycling].")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the noise.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the noise.")
 @click.option("--sweep", "code", help="Vary one latent code along each row instead (InfoGAN: discrete, c1, c2); "
                                      "--n and --label do not apply.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="FILE.png: a grid; FILE.npz: arrays images (N, H, W, C, float32 in [0, 1]) and labels.")
 def sample_command(run_dir, n, label, seed, code, out):
     """Generate images with a finished generative run's model."""
-    from .run import generate_samples, generate_sweep, load_generative, write_samples
+    from .run import check_out, check_sample_count, generate_samples, generate_sweep, load_generative, write_samples
 
+    check_out(out)
     spec, _, model, dataset = load_generative(run_dir, registry())
     if code is not None:
         if label is not None:
             raise ConfigError("--label and --sweep do not go together")
         images, labels, columns = generate_sweep(spec, model, code, seed)
     else:
+        check_sample_count(n, dataset, out)
         images, labels = generate_samples(spec, model, dataset, n, label, seed)
         columns = min(10, len(images))
     click.echo(f"{len(images)} images written to {write_samples(images, labels, out, columns)}")
@@ -421,7 +432,8 @@ def sample_command(run_dir, n, label, seed, code, out):
 @click.option("--steps", type=int, help="Env steps per seed [default: the preset's, as advdl run].")
 @click.option("--preset", help="advdl's preset [default: the one named after --env]; SB3 gets the same settings.")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="A setting of both sides; repeatable.")
-@click.option("--workers", type=int, default=1, show_default=True, help="Seeds trained at the same time.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Seeds trained at the same time.")
 @click.option("--out", type=click.Path(file_okay=False), help="Folder of both sides' runs and the report "
                                                               "[default: runs/compare-ALGO-ENV-TIME].")
 def compare_command(algorithm, env_id, seeds, steps, preset, assignments, workers, out):
@@ -515,8 +527,9 @@ def sweep_command(algorithm, out, address, max_concurrent, cpus_per_trial, **opt
                    "(translations; N, H, W, C float32 in [0, 1]) and labels (the sources').")
 def translate_command(run_dir, direction, n, out):
     """Translate held-out images with a finished two-domain run (CycleGAN)."""
-    from .run import load_generative, translate_images
+    from .run import check_out, load_generative, translate_images
 
+    check_out(out)
     spec, _, model, dataset = load_generative(run_dir, registry())
     path, count = translate_images(spec, model, dataset, direction, n, out)
     click.echo(f"{count} images translated {direction}, written to {path}")
@@ -525,7 +538,7 @@ def translate_command(run_dir, direction, n, out):
 @cli.command("score")
 @click.argument("run_dir", type=click.Path())
 @click.option("--n", "n", default=1000, show_default=True, type=int, help="Samples to score.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the noise.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the noise.")
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
 def score_command(run_dir, n, seed, as_json):
     """Score a generative run's samples against held-out images: Frechet distance and KID on a

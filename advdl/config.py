@@ -11,12 +11,25 @@ with ``--config RUN_DIR/config.yaml``::
 """
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError, unknown_name
+from .errors import ConfigError, RunFolderError, unknown_name
+
+INT_MIN, INT_MAX = -2**63, 2**63 - 1  # every integer setting: numpy's and TensorFlow's int64
+FLOAT32_MAX = 3.4028234663852886e38  # every float setting: beyond it, float32 arithmetic has inf
+MAX_SEED = 2**31 - 1  # keras.utils.set_random_seed takes < 2**32; seeds get offsets (evaluation: + 200,000 + i)
+MAX_EPOCHS = 2**31 - 1  # so that epochs x batches per epoch (fewer than 2**32) fit in 64 bits
+MAX_REPLICAS = 256  # GPUs of one machine (a DGX has 8 or 16); without GPUs, logical CPU devices to test with
+MAX_WIDTH = 2**16  # units, filters, codes of one layer: the book's widest has 1,024; two of 2**16 hold 2**32 weights
+MAX_DEPTH = 2000  # layers of a network setting its depth (He et al.'s deepest ResNet: 1,202)
+
+
+class OutOfRange(ConfigError):
+    """A number of the right type that no setting takes (beyond 64 bits, NaN, beyond float32)."""
 
 
 def option(default, help, **kwargs):
@@ -62,6 +75,7 @@ class RunConfig:
         for name in ("eval_episodes", "final_eval_episodes", "log_interval"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        check_seed(self.seed)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,6 +112,28 @@ class DataRunConfig:
         for name in ("seed", "checkpoint_interval"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        check_seed(self.seed)
+        if self.epochs > MAX_EPOCHS:  # epochs x batches per epoch (the step count) must fit 64 bits
+            raise ConfigError(f"epochs must be at most {MAX_EPOCHS:,}, got {self.epochs:,}")
+        if self.replicas > MAX_REPLICAS:  # without GPUs, a list of that many logical devices
+            raise ConfigError(f"replicas must be at most {MAX_REPLICAS}, got {self.replicas:,}")
+
+
+def check_between(config, names, low, high=None):
+    """A ConfigError naming the first of ``names`` (fields of ``config``; of a list field, any item) outside
+    ``low..high``."""
+    for name in names:
+        value = getattr(config, name)
+        for item in value if isinstance(value, tuple) else (value,):
+            if item < low or (high is not None and item > high):
+                bounds = f"in {low}..{high:,}" if high is not None else f">= {low}"
+                raise ConfigError(f"{name} must be {'made of integers ' if isinstance(value, tuple) else ''}"
+                                  f"{bounds}, got {list(value) if isinstance(value, tuple) else value}")
+
+
+def check_seed(seed, what="seed"):
+    if not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"{what} must be in 0..{MAX_SEED} (2**31-1), got {seed}")
 
 
 def run_config_class(spec):
@@ -129,18 +165,18 @@ def describe_type(tp):
 def coerce(name, value, tp):
     """Convert ``value`` (from YAML or a command-line string) to ``tp`` or raise ConfigError."""
     origin, args = typing.get_origin(tp), typing.get_args(tp)
-    bad = ConfigError(f"{name}: expected {describe_type(tp)}, got {value!r}")
+    bad = ConfigError(f"{name}: expected {describe_type(tp)}, got {_brief(value)}")
     if origin in (typing.Union, types.UnionType):
         if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "")):
             if type(None) in args:
                 return None
-        for arg in args:
-            if arg is type(None):
-                continue
+        real = [arg for arg in args if arg is not type(None)]
+        for arg in real:
             try:
                 return coerce(name, value, arg)
-            except ConfigError:
-                pass
+            except ConfigError as exc:
+                if len(real) == 1 and isinstance(exc, OutOfRange):  # a number, but not one the setting takes
+                    raise ConfigError(f"{exc}; none is also allowed") from None
         raise bad
     if origin is typing.Literal:
         for choice in args:
@@ -165,28 +201,48 @@ def coerce(name, value, tp):
     if tp is int:
         if isinstance(value, bool):
             raise bad
-        if isinstance(value, int):
-            return value
+        number = value
         if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
+            number = int(value)
+        elif isinstance(value, str):
             try:
-                return int(float(value.replace("_", ""))) if _is_integral(value) else int(value)
+                number = int(value.replace("_", ""))  # digits exactly: a float would round 2**63-1 up to 2**63
             except ValueError:
-                raise bad from None
-        raise bad
+                if not _is_integral(value):  # else a float's spelling of an integer: 1e3, 2.0
+                    raise bad from None
+                number = int(float(value.replace("_", "")))
+        if not isinstance(number, int):
+            raise bad
+        if not INT_MIN <= number <= INT_MAX:
+            raise OutOfRange(f"{name}: {_brief(value)} does not fit a 64-bit integer (from -2**63 to 2**63-1)")
+        return number
     if tp is float:
         if isinstance(value, bool):
             raise bad
         try:
-            return float(value)
-        except (TypeError, ValueError):
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
             raise bad from None
+        if math.isnan(number):
+            raise OutOfRange(f"{name}: expected a number, got {_brief(value)}")
+        if not abs(number) <= FLOAT32_MAX:
+            raise OutOfRange(f"{name}: expected a finite number of at most {FLOAT32_MAX:.2g} in magnitude (float32's "
+                             f"range, in which the networks compute), got {_brief(value)}")
+        return number
     if tp is str:
         return str(value)
     if tp is tuple or tp is dict:
         return coerce(name, value, tuple[str, ...])
     raise bad
+
+
+def _brief(value):
+    """``value`` for an error message: a huge integer as its magnitude (its digits could be thousands),
+    other values' repr shortened."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**30:
+        return f"about {'-' if value < 0 else ''}10**{int(math.log10(abs(value)))}"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:70] + "...(" + str(len(text)) + " characters)"
 
 
 def _is_integral(text):
@@ -228,14 +284,21 @@ def build(cls, values, where, also=()):
         raise ConfigError(f"{where}: {exc}") from None
 
 
+MAX_CONFIG_BYTES = 16 * 2**20
+
+
 def load_file(path):
     import yaml
 
+    from .runfolder import read_bytes
+
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"config file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_bytes())  # bytes: YAML's own decoding (UTF-8, UTF-16 with a BOM)
+    try:  # bytes: YAML's own decoding (UTF-8, UTF-16 with a BOM); a regular file only (a FIFO would hang)
+        data = yaml.safe_load(read_bytes(path, MAX_CONFIG_BYTES, follow_links=True))
+    except RunFolderError as exc:
+        raise ConfigError(f"cannot read config file: {exc}") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:

@@ -369,10 +369,11 @@ def synthetic_cifar(data_dir=None):
 
 def load_dataset(name, registry, data_dir=None):
     """The named dataset, as the plugin that registered it loads it."""
-    from .registry import import_target
+    from .registry import import_target, plugin_call
 
     spec = registry.dataset(name)
-    dataset = import_target(spec.loader, f"dataset '{name}'")(data_dir)
+    loader = import_target(spec.loader, f"dataset '{name}'", spec)
+    dataset = plugin_call(spec, f"dataset '{name}': its loader {spec.loader}", loader, data_dir)
     if not isinstance(dataset, Dataset):
         raise DataError(f"dataset '{name}': its loader {spec.loader} returned {type(dataset).__name__}, not a Dataset")
     return dataset

@@ -13,8 +13,22 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint
-from .runlog import CsvLog, Progress, TensorBoardWriter, truncate_csv
+from . import statecheck as sc
+from .errors import ConfigError
+from .runlog import CsvLog, Progress, TensorBoardWriter, report_lost_rows, truncate_csv
 from .trainer import Interrupted, check_finite
+
+STATE_SCHEMA = {  # what load_checkpoint reads (the model's own part checks itself)
+    "step": sc.count, "wall_seconds": sc.seconds, "train_seconds": sc.seconds, "model": sc.anything,
+    "metric_sums": sc.dict_of(sc.number), "metric_count": sc.count, "epoch_sums": sc.dict_of(sc.number),
+    "epoch_count": sc.count, "history": sc.list_of(sc.dict_of(sc.anything)),
+}
+LOGS = (("metrics.csv", "step"), ("epochs.csv", "step"))
+
+
+def check_state(state, path):
+    """The checks of a loaded dataset-run checkpoint (``checkpoint.load_latest``'s ``check``)."""
+    sc.check(state, STATE_SCHEMA, path)
 
 
 class DataTrainer:
@@ -38,10 +52,21 @@ class DataTrainer:
         self.metric_sums, self.metric_count = {}, 0  # since the last metrics.csv row
         self.epoch_sums, self.epoch_count = {}, 0  # since the epoch began
         self.history = []  # one row per epoch
+        self.log_rows = {}  # CSV log -> data rows it held at the checkpoint this run resumed from
         self._stop = False
 
     def request_stop(self):
         self._stop = True
+
+    def _step(self, images, labels):
+        """One training step; a batch whose activations do not fit in memory is one line naming batch_size."""
+        try:
+            return self.train_step(images, labels)
+        except Exception as exc:
+            if not (isinstance(exc, MemoryError) or type(exc).__name__ == "ResourceExhaustedError"):
+                raise
+            raise ConfigError(f"a training step on {len(images):,} images ran out of memory ({type(exc).__name__}); "
+                              f"lower batch_size") from None
 
     def order(self, epoch):
         return np.random.default_rng([self.config.seed, epoch]).permutation(len(self.data.x_train))
@@ -61,7 +86,7 @@ class DataTrainer:
                         raise Interrupted(self.step, self.save_checkpoint())
                     index = order[b * bs:(b + 1) * bs]
                     started = time.perf_counter()
-                    metrics = self.train_step(x[index], y[index])
+                    metrics = self._step(x[index], y[index])
                     check_finite(metrics, self.step + 1, cfg.on_nan)
                     self.train_seconds += time.perf_counter() - started
                     for sums in (self.metric_sums, self.epoch_sums):
@@ -120,17 +145,21 @@ class DataTrainer:
 
     # -- files ---------------------------------------------------------------------------------
     def _open_logs(self):
-        d = self.run_dir
-        truncate_csv(d / "metrics.csv", "step", self.step)  # rows after the checkpoint come again
-        truncate_csv(d / "epochs.csv", "step", self.step)
-        self.metrics_log = CsvLog(d / "metrics.csv", ("step", "epoch", "wall_seconds", *self.model.metric_names))
+        d, rows = self.run_dir, {}
+        for name, key in LOGS:  # rows after the checkpoint come again
+            rows[name] = truncate_csv(d / name, key, self.step)
+            report_lost_rows(d / name, rows[name], self.log_rows.get(name), f"batch {self.step}")
+        self.metrics_log = CsvLog(d / "metrics.csv", ("step", "epoch", "wall_seconds", *self.model.metric_names),
+                                  rows["metrics.csv"] or 0)
         self.epoch_log = CsvLog(d / "epochs.csv", ("epoch", "step", "wall_seconds", "images_per_second",
-                                                   *self.model.metric_names, *self.model.test_metric_names))
+                                                   *self.model.metric_names, *self.model.test_metric_names),
+                                rows["epochs.csv"] or 0)
         self.tensorboard = TensorBoardWriter(d / "tensorboard")
         self._logs_open = True
 
     def _close_logs(self):
         self._logs_open = False
+        self.log_rows = {"metrics.csv": self.metrics_log.rows, "epochs.csv": self.epoch_log.rows}
         for log in (self.metrics_log, self.epoch_log, self.tensorboard):
             log.close()
 
@@ -141,13 +170,21 @@ class DataTrainer:
         state = {"step": self.step, "wall_seconds": self.wall_seconds(), "train_seconds": self.train_seconds,
                  "model": self.model.get_state(), "metric_sums": dict(self.metric_sums),
                  "metric_count": self.metric_count, "epoch_sums": dict(self.epoch_sums),
-                 "epoch_count": self.epoch_count, "history": list(self.history)}
+                 "epoch_count": self.epoch_count, "history": list(self.history),
+                 "log_rows": {"metrics.csv": self.metrics_log.rows, "epochs.csv": self.epoch_log.rows}
+                 if getattr(self, "_logs_open", False) else self.log_rows}
         return checkpoint.save(self.run_dir / "checkpoints", self.step, state)
 
     def load_checkpoint(self, state):
+        check_state(state, "to resume")
+        if len(state["history"]) != min(state["step"], self.total_steps) // self.batches_per_epoch:
+            raise ValueError(f"its {len(state['history'])} epoch rows do not fit step {state['step']} "
+                             f"({self.batches_per_epoch} batches an epoch)")
         self.step, self.wall_before = state["step"], state["wall_seconds"]
         self.train_seconds = state["train_seconds"]
         self.model.set_state(state["model"])
         self.metric_sums, self.metric_count = state["metric_sums"], state["metric_count"]
         self.epoch_sums, self.epoch_count = state["epoch_sums"], state["epoch_count"]
         self.history = state["history"]
+        rows = state.get("log_rows")  # None: a checkpoint of an advdl that did not count them
+        self.log_rows = {k: v for k, v in rows.items() if sc.count(v)} if isinstance(rows, dict) else {}

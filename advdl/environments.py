@@ -2,7 +2,7 @@
 
 import warnings
 
-from .errors import AdvdlError, unknown_name
+from .errors import AdvdlError, ConfigError, unknown_name
 
 _made = set()
 
@@ -33,6 +33,7 @@ def make_env(env_id, registry, kwargs=None, render_mode=None):
     import gymnasium as gym
 
     check_env_id(env_id, registry)
+    check_max_episode_steps((kwargs or {}).get("max_episode_steps"))
     try:
         with warnings.catch_warnings():
             if env_id in _made:  # Gymnasium's warnings (e.g. "out of date") once, not per evaluation env
@@ -44,6 +45,16 @@ def make_env(env_id, registry, kwargs=None, render_mode=None):
         raise AdvdlError(f"cannot make {env_id}: {exc}") from None
     except Exception as exc:  # the environment's constructor rejecting its keyword arguments (TypeError, KeyError...)
         raise AdvdlError(f"cannot make {env_id} with {kwargs}: {type(exc).__name__}: {exc}") from None
+
+
+def check_max_episode_steps(value):
+    """gymnasium.make's own keyword: a positive integer (null: the environment's default limit). Gymnasium
+    itself takes -1 (and any negative) as "no limit" and True as 1 without a word."""
+    from .config import INT_MAX
+
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= INT_MAX):
+        raise ConfigError(f"--env-kwarg max_episode_steps must be a positive integer (the episodes' step limit; "
+                          f"null: the environment's own), got {value!r}")
 
 
 def reward_threshold(env):

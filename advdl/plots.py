@@ -12,6 +12,20 @@ def _pyplot():
     return plt
 
 
+def _save(fig_or_plt, path, **kwargs):
+    """Render to memory, then replace ``path`` atomically: a link there is replaced, never written
+    through, and a reader never sees half a PNG."""
+    import io
+    from pathlib import Path
+
+    from .checkpoint import write_atomic
+
+    buffer = io.BytesIO()
+    save = fig_or_plt.savefig if hasattr(fig_or_plt, "savefig") else fig_or_plt
+    save(buffer, format=Path(path).suffix.lstrip(".") or "png", **kwargs)
+    write_atomic(path, buffer.getvalue())
+
+
 def _finish(plt, fig, ax, path, title, xlabel, ylabel, legend=True):
     """Labels, grid and legend; the figure written to ``path`` and closed."""
     ax.set_xlabel(xlabel)
@@ -21,7 +35,7 @@ def _finish(plt, fig, ax, path, title, xlabel, ylabel, legend=True):
     if legend and ax.get_legend_handles_labels()[0]:  # a run without a finished episode has nothing to label
         ax.legend(loc="best", fontsize="small")
     fig.tight_layout()
-    fig.savefig(path)
+    _save(fig, path)
     plt.close(fig)
 
 
@@ -63,7 +77,7 @@ def epoch_curves(path, history, train_names, test_names, title):
             axis.legend(fontsize="small")
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path)
+    _save(fig, path)
     plt.close(fig)
 
 
@@ -84,7 +98,7 @@ def confusion_matrix(path, labels, predictions, num_classes, title):
     ax.set_ylabel("true")
     ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(path)
+    _save(fig, path)
     plt.close(fig)
     return counts
 
@@ -104,7 +118,7 @@ def image_grid(path, images, columns):
         r, k = divmod(i, columns)
         grid[r * h:(r + 1) * h, k * w:(k + 1) * w] = image
     plt = _pyplot()
-    plt.imsave(path, grid[..., 0] if c == 1 else grid, cmap="gray" if c == 1 else None, vmin=0, vmax=1)
+    _save(plt.imsave, path, arr=grid[..., 0] if c == 1 else grid, cmap="gray" if c == 1 else None, vmin=0, vmax=1)
 
 
 def latent_scatter(path, points, labels, title):
@@ -117,7 +131,7 @@ def latent_scatter(path, points, labels, title):
     ax.set_ylabel("z[1]")
     ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(path)
+    _save(fig, path)
     plt.close(fig)
 
 

@@ -5,7 +5,7 @@ import importlib
 import re
 from dataclasses import dataclass, field
 
-from .errors import PluginError, unknown_name
+from .errors import AdvdlError, PluginError, unknown_name
 
 FAMILIES = ("rl", "generative", "supervised")
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
@@ -36,7 +36,7 @@ class AlgorithmSpec:
     version: str = ""
 
     def load_class(self):
-        return import_target(self.factory, f"algorithm '{self.name}'")
+        return import_target(self.factory, f"algorithm '{self.name}'", self)
 
 
 @dataclass
@@ -70,12 +70,31 @@ class DatasetSpec:
     version: str = ""
 
 
-def import_target(target, what):
-    module_name, _, attr = target.partition(":")
+def plugin_call(owner, what, fn, *args, **kwargs):
+    """``fn(*args, **kwargs)``, a plugin's code called by the core: an unexpected exception (SystemExit
+    too) becomes one PluginError naming the plugin (``owner``: a spec, or its description) and ``what``
+    failed, raised from it; an AdvdlError the plugin raises on purpose passes unchanged."""
     try:
-        return getattr(importlib.import_module(module_name), attr)
-    except Exception as exc:  # a plugin's own bug: report it as that plugin's
-        raise PluginError(f"{what}: cannot import {target}: {type(exc).__name__}: {exc}") from exc
+        return fn(*args, **kwargs)
+    except AdvdlError:
+        raise
+    except (Exception, SystemExit) as exc:  # not KeyboardInterrupt: Ctrl-C stays Ctrl-C
+        who = owner if isinstance(owner, str) else _owner(owner)
+        detail = f"{type(exc).__name__}: {exc}" if isinstance(exc, Exception) else repr(exc)
+        raise PluginError(f"{who}: {what} failed: {detail} (ADVDL_DEBUG=1 shows the traceback)") from exc
+
+
+def import_target(target, what, spec):
+    """The object ``"module:attr"`` names, imported on behalf of the plugin that registered ``spec``."""
+    from .plugin_manager import stuck_import  # plugin_manager imports this module
+
+    module_name, _, attr = target.partition(":")
+    held = stuck_import(module_name)
+    if held:
+        raise PluginError(f"{_owner(spec)}: {what}: cannot import {target}: module {held} is still importing "
+                          f"(its plugin took more than ADVDL_PLUGIN_TIMEOUT seconds)")
+    return plugin_call(spec, f"{what}: importing {target}",
+                       lambda: getattr(importlib.import_module(module_name), attr))
 
 
 class Registry:

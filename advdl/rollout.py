@@ -4,10 +4,22 @@ the transitions of the episode under way."""
 import numpy as np
 
 from .interfaces import EpisodeBatch, RolloutBatch
+from .memory import array_bytes, check_fits
+
+# the buffer, the copies take() hands over, and the agent's float32 arrays made from them
+ROLLOUT_COPIES = 3
+
+
+def check_rollout(n_steps, n_envs, obs_shape, obs_dtype, action_shape, action_dtype):
+    """Before anything is allocated: a rollout of ``n_steps`` x ``n_envs`` steps must fit in memory."""
+    per_step = 2 * array_bytes(obs_shape, obs_dtype) + array_bytes(action_shape, action_dtype) + 12
+    check_fits(ROLLOUT_COPIES * n_steps * n_envs * per_step,
+               f"a rollout of n_steps x n_envs = {n_steps:,} x {n_envs:,} steps", "; lower n_steps or n_envs")
 
 
 class RolloutBuffer:
     def __init__(self, n_steps, n_envs, obs_shape, obs_dtype, action_shape, action_dtype):
+        check_rollout(n_steps, n_envs, obs_shape, obs_dtype, action_shape, action_dtype)
         self.n_steps = n_steps
         self.obs = np.zeros((n_steps, n_envs, *obs_shape), dtype=obs_dtype)
         self.next_obs = np.zeros_like(self.obs)
@@ -43,8 +55,12 @@ class RolloutBuffer:
 
     def load_state(self, state):
         for name in ("obs", "next_obs", "actions", "rewards", "terminated", "truncated"):
+            if np.shape(state[name]) != getattr(self, name).shape:
+                raise ValueError(f"rollout {name} has shape {np.shape(state[name])}, expected {getattr(self, name).shape}")
             getattr(self, name)[...] = state[name]
-        self.step = state["step"]
+        if not (isinstance(state["step"], (int, np.integer)) and 0 <= state["step"] < self.n_steps):
+            raise ValueError(f"rollout step {state['step']!r} does not fit a rollout of {self.n_steps} steps")
+        self.step = int(state["step"])
 
 
 class EpisodeBuffer:

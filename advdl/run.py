@@ -2,7 +2,6 @@
 
 import errno
 import json
-import numbers
 import os
 import platform
 import re
@@ -12,14 +11,14 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import __version__, checkpoint
+from . import __version__, checkpoint, runfolder
 from .config import RunConfig, build, env_kwargs_values, load_file, run_config_class, to_dict
 from .environments import make_env
 from .errors import CheckpointError, ConfigError, EnvSpaceError, RunFolderError, RunInterrupted, TrainingDiverged
+from .registry import plugin_call
 
 CONFIG_FILE = "config.yaml"
 SUMMARY_FILE = "summary.json"
-MIN_FREE_BYTES = 50 * 2**20  # the pre-flight check's floor: checkpoints, logs, the model
 STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO, errno.EFBIG}
 
 
@@ -48,6 +47,7 @@ def read_run(run_dir, registry):
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise CheckpointError(f"run folder not found: {run_dir}")
+    runfolder.scan(run_dir)  # no links, FIFOs or devices: nothing read or written leaves the folder or hangs
     if not (run_dir / CONFIG_FILE).is_file():
         raise CheckpointError(f"{run_dir} is not an advdl run folder (no {CONFIG_FILE})")
     data = load_file(run_dir / CONFIG_FILE)
@@ -71,47 +71,17 @@ def build_agent(spec, run_config, algo_config, registry):
 
     probe = env_factory()
     agent_class = spec.load_class()
+    name = getattr(agent_class, "__name__", spec.factory)
     try:
-        agent_class.check_spaces(probe.observation_space, probe.action_space)
+        plugin_call(spec, f"{name}.check_spaces(...)", agent_class.check_spaces,
+                    probe.observation_space, probe.action_space)
     except EnvSpaceError as exc:
         raise EnvSpaceError(f"{spec.name} cannot run on {run_config.env}: {exc}") from None
     finally:
         probe.close()
-    agent = agent_class(algo_config, probe.observation_space, probe.action_space,
-                        seed=run_config.seed, total_steps=run_config.steps)
+    agent = plugin_call(spec, f"{name}(...)", agent_class, algo_config, probe.observation_space,
+                        probe.action_space, seed=run_config.seed, total_steps=run_config.steps)
     return agent, env_factory
-
-
-def prepare_run_dir(run_dir):
-    """Pre-flight check of a run folder, before any training: create it, check it takes a file and
-    its disk has MIN_FREE_BYTES free (a RunFolderError naming the folder otherwise), and delete
-    the temp files of a process killed while writing (they are never taken as checkpoints)."""
-    import shutil
-    import tempfile
-
-    run_dir = Path(run_dir)
-    if run_dir.exists() and not run_dir.is_dir():
-        raise RunFolderError(f"the run folder {run_dir} is a file, not a folder")
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        blocker = next((p for p in run_dir.parents if p.exists() and not p.is_dir()), None)
-        reason = f"{blocker} is a file, not a folder" if blocker else exc.strerror
-        raise RunFolderError(f"cannot create the run folder {run_dir}: {reason}") from None
-    try:
-        with tempfile.TemporaryFile(dir=run_dir) as probe:
-            probe.write(b"advdl")
-            probe.flush()
-    except OSError as exc:
-        raise RunFolderError(f"the run folder {run_dir} is not writable: {exc.strerror}") from None
-    free = shutil.disk_usage(run_dir).free
-    if free < MIN_FREE_BYTES:
-        raise RunFolderError(f"only {checkpoint.format_bytes(free)} free on the disk of the run folder {run_dir}; "
-                             f"a run needs at least {checkpoint.format_bytes(MIN_FREE_BYTES)} for its checkpoints, "
-                             f"logs and model")
-    for folder in (run_dir, run_dir / "checkpoints"):
-        checkpoint.remove_stale_temps(folder)
-    return run_dir
 
 
 @contextmanager
@@ -122,8 +92,9 @@ def writing(run_dir, unit):
         yield
     except (RunFolderError, OSError) as exc:
         first = next((e for e in _chain(exc) if isinstance(e, RunFolderError)), None)
-        if first is None and (exc.errno not in STORAGE_ERRORS
-                              or exc.filename and Path(run_dir).absolute() not in Path(exc.filename).absolute().parents):
+        name = getattr(exc, "filename", None) if first is None else None
+        inside = bool(name) and Path(run_dir).absolute() in Path(name).absolute().parents
+        if first is None and not inside and exc.errno not in STORAGE_ERRORS:
             raise  # not a write to the run folder
         what = str(first) if first else (f"cannot write {exc.filename or 'in the run folder ' + str(run_dir)}: "
                                          f"{exc.strerror}{checkpoint.free_space_note(run_dir)}")
@@ -158,8 +129,10 @@ def stop_on_signals(trainer):
 
 
 def train(spec, run_config, algo_config, run_dir, registry, preset=None, resume_state=None,
-          progress=True, callbacks=(), dataset=None):
-    """Train (or continue training) and write the finished run folder; returns the summary."""
+          progress=True, callbacks=(), dataset=None, resumed=False):
+    """Train (or continue training) and write the finished run folder; returns the summary. A new run
+    (neither ``resume_state`` nor ``resumed``: a resume of a run stopped before its first checkpoint)
+    needs a new or empty folder."""
     from .backend import request_strict_determinism
     from .trainer import Trainer
 
@@ -168,22 +141,24 @@ def train(spec, run_config, algo_config, run_dir, registry, preset=None, resume_
               "thread counts stay as they were (run it as its own process for strict determinism)", file=sys.stderr)
     if spec.family != "rl":
         return train_on_data(spec, run_config, algo_config, run_dir, registry, preset, resume_state, progress,
-                             callbacks, dataset)
+                             callbacks, dataset, resumed)
 
-    run_dir = prepare_run_dir(run_dir)
-    agent, env_factory = build_agent(spec, run_config, algo_config, registry)
-    if resume_state is None:
-        write_config(run_dir, spec, run_config, algo_config, preset)
-    plugin_callbacks = registry.plugin_manager.hook.advdl_run_callbacks(
-        algorithm=spec.name, config=run_config, run_dir=run_dir)
-    all_callbacks = [c for group in plugin_callbacks if group for c in group] + list(callbacks)
-    trainer = Trainer(agent, env_factory, run_config, run_dir, all_callbacks, progress)
-    with writing(run_dir, "step"):
-        try:
-            run_trainer(trainer, resume_state, run_dir, "step")
-        finally:
-            trainer.close_envs()
-        return finish(trainer, spec, run_config, run_dir, preset)
+    with runfolder.opened(run_dir, new=resume_state is None and not resumed) as folder:
+        run_dir = folder.path
+        agent, env_factory = build_agent(spec, run_config, algo_config, registry)
+        if resume_state is None:
+            write_config(run_dir, spec, run_config, algo_config, preset)
+        plugin_callbacks = registry.plugin_manager.hook.advdl_run_callbacks(
+            algorithm=spec.name, config=run_config, run_dir=run_dir)
+        all_callbacks = [c for group in plugin_callbacks if group for c in group] + list(callbacks)
+        trainer = Trainer(agent, env_factory, run_config, run_dir, all_callbacks, progress)
+        folder.started = True
+        with writing(run_dir, "step"):
+            try:
+                run_trainer(trainer, resume_state, run_dir, "step")
+            finally:
+                trainer.close_envs()
+            return finish(trainer, spec, run_config, run_dir, preset)
 
 
 def run_trainer(trainer, resume_state, run_dir, unit):
@@ -219,7 +194,7 @@ def finish(trainer, spec, run_config, run_dir, preset):
 
     agent = trainer.agent
     kept = trainer.restore_best() if run_config.keep_best else None
-    agent.save_model(run_dir / agent.model_file)
+    runfolder.write_staged(run_dir, lambda stage: agent.save_model(stage / agent.model_file))
     returns = evaluate(agent, trainer.make_env, run_config.final_eval_episodes, run_config.seed)
     final = stats(returns) | {"returns": returns}
     wall = trainer.wall_seconds()
@@ -260,42 +235,55 @@ def _versions():
 
 
 def resume(run_dir, registry, steps=None, progress=True, callbacks=()):
-    """Continue a run from its last checkpoint; a run stopped before its first checkpoint starts over
-    from its config.yaml (the same seed gives the same run)."""
+    """Continue a run from its last intact checkpoint; a run stopped before its first checkpoint starts
+    over from its config.yaml (the same seed gives the same run)."""
     spec, run_config, algo_config = read_run(run_dir, registry)
+    with _writer_lock(spec, run_config, run_dir):  # before reading the checkpoints another writer may prune
+        return _resume(spec, run_config, algo_config, Path(run_dir), registry, steps, progress, callbacks)
+
+
+def _writer_lock(spec, run_config, run_dir):
+    from contextlib import nullcontext
+
+    from .distribute import is_chief
+
+    return runfolder.lock(run_dir) if is_chief(getattr(run_config, "strategy", "default")) else nullcontext()
+
+
+def _resume(spec, run_config, algo_config, run_dir, registry, steps, progress, callbacks):
+    from .datatrainer import check_state as check_data_state
+    from .trainer import check_state
+
     state = None
-    if checkpoint.list_checkpoints(Path(run_dir) / "checkpoints") or (Path(run_dir) / SUMMARY_FILE).exists():
-        state = checkpoint.load_latest(Path(run_dir) / "checkpoints")
+    if checkpoint.list_checkpoints(run_dir / "checkpoints") or (run_dir / SUMMARY_FILE).exists():
+        state = checkpoint.load_latest(run_dir / "checkpoints", check_state if spec.family == "rl" else check_data_state,
+                                       report=runfolder.warn)
     else:
-        print(f"advdl: {run_dir} stopped before its first checkpoint: starting it over from its {CONFIG_FILE}",
-              file=sys.stderr)
+        runfolder.warn(f"{run_dir} stopped before its first checkpoint: starting it over from its {CONFIG_FILE}")
     if spec.family != "rl":
         if steps is not None:
             raise CheckpointError("--steps extends RL runs; a run on a dataset trains for its configured epochs")
-        if (Path(run_dir) / SUMMARY_FILE).exists():
+        if (run_dir / SUMMARY_FILE).exists():
             raise CheckpointError(f"{run_dir} already finished its {run_config.epochs} epochs")
-        preset = load_file(Path(run_dir) / CONFIG_FILE).get("preset")
+        preset = load_file(run_dir / CONFIG_FILE).get("preset")
         return train(spec, run_config, algo_config, run_dir, registry, preset, resume_state=state, progress=progress,
-                     callbacks=callbacks)
-    if state is not None and not all(isinstance(state.get(k), numbers.Integral) for k in ("env_steps", "episodes")):
-        raise CheckpointError(f"the last checkpoint in {run_dir} does not fit this run (no step counters): "
-                              f"another run's, or another advdl version's")
+                     callbacks=callbacks, resumed=True)
     if steps is not None:
         if state is not None and steps <= state["env_steps"]:
             raise CheckpointError(f"--steps must exceed the {state['env_steps']} steps already trained in {run_dir}")
         run_config = build(RunConfig, {**to_dict(run_config), "steps": steps}, "--steps")
     # a run stopped during its final evaluation (no summary yet) resumes straight into it
     done = state is not None and (state["env_steps"] >= run_config.steps or 0 < run_config.episodes <= state["episodes"])
-    if done and (Path(run_dir) / SUMMARY_FILE).exists():
+    if done and (run_dir / SUMMARY_FILE).exists():
         raise CheckpointError(
             f"{run_dir} already finished ({state['env_steps']} steps, {state['episodes']} episodes); pass "
             f"--steps N (N > {state['env_steps']}) to train further")
-    data = load_file(Path(run_dir) / CONFIG_FILE)
+    data = load_file(run_dir / CONFIG_FILE)
     if steps is not None:
-        write_config(Path(run_dir), spec, run_config, algo_config, data.get("preset"))
-        (Path(run_dir) / SUMMARY_FILE).unlink(missing_ok=True)  # unfinished until the longer run writes its own
+        write_config(run_dir, spec, run_config, algo_config, data.get("preset"))
+        (run_dir / SUMMARY_FILE).unlink(missing_ok=True)  # unfinished until the longer run writes its own
     return train(spec, run_config, algo_config, run_dir, registry, data.get("preset"),
-                 resume_state=state, progress=progress, callbacks=callbacks)
+                 resume_state=state, progress=progress, callbacks=callbacks, resumed=True)
 
 
 def load_final(run_dir, learner):
@@ -318,6 +306,8 @@ def evaluate_run(run_dir, registry, episodes, seed=None, record=None):
         model, dataset = build_model(spec, run_config, algo_config, registry)
         load_final(run_dir, model)
         return model.evaluate(dataset.x_test, dataset.y_test)
+    if record:
+        check_record(record)  # before the evaluation: a name that cannot be written wastes none
     agent, env_factory = build_agent(spec, run_config, algo_config, registry)
     load_final(run_dir, agent)
     seed = run_config.seed if seed is None else seed
@@ -327,24 +317,81 @@ def evaluate_run(run_dir, registry, episodes, seed=None, record=None):
     return result
 
 
+RECORD_FORMATS = (".gif", ".webp")  # animations Pillow writes; imageio's others (.mp4) need extra packages
+RECORD_OFFSET = 100_000  # the recorded episode's seed: seed + RECORD_OFFSET (the periodic evaluations' first)
+
+
+def check_record(path):
+    if Path(path).suffix.lower() not in RECORD_FORMATS:
+        raise ConfigError(f"--record writes an animation: its file must end in {' or '.join(RECORD_FORMATS)}, "
+                          f"got {Path(path).name}")
+
+
 def record_episode(agent, run_config, registry, path, seed):
-    """Write one greedy episode as an animation (GIF, or any format imageio knows)."""
-    import imageio.v2 as imageio
+    """Write one greedy episode as an animation (.gif or .webp); returns its frame count. The episode
+    ends, as an evaluation's, after evaluation.MAX_EPISODE_STEPS steps, and earlier if its frames
+    would no longer fit in memory."""
+    import imageio.v3 as iio
     import numpy as np
 
+    from . import evaluation
+    from .errors import AdvdlError
+    from .memory import available_bytes
+
+    check_record(path)
     # off-screen rendering needs no display or sound device (SDL complains on headless machines)
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     env = make_env(run_config.env, registry, env_kwargs_values(run_config.env_kwargs), render_mode="rgb_array")
-    obs, _ = env.reset(seed=seed + 100_000)
-    frames, done = [env.render()], False
-    while not done:
-        obs, _, terminated, truncated, _ = env.step(agent.env_action(agent.act(np.asarray(obs)[None], explore=False))[0])
-        frames.append(env.render())
-        done = terminated or truncated
-    env.close()
-    imageio.mimsave(path, frames, duration=1000 / env.metadata.get("render_fps", 30), loop=0)
+    try:
+        modes = list(env.metadata.get("render_modes") or ())
+        if "rgb_array" not in modes:
+            raise ConfigError(f"--record needs an environment that renders images (render mode rgb_array); "
+                              f"{run_config.env} renders {', '.join(map(str, modes)) or 'nothing'}")
+        obs, _ = env.reset(seed=seed + RECORD_OFFSET)
+        frames = [_frame(env, run_config.env)]
+        room = available_bytes()  # the frames, and as much again to encode them
+        limit = evaluation.MAX_EPISODE_STEPS
+        if room is not None:
+            limit = max(1, min(limit, room // (2 * frames[0].nbytes + 1)))
+        done = False
+        while not done and len(frames) <= limit:
+            action = agent.env_action(agent.act(np.asarray(obs)[None], explore=False))[0]
+            obs, _, terminated, truncated, _ = env.step(action)
+            frames.append(_frame(env, run_config.env))
+            done = terminated or truncated
+        if not done:
+            print(f"advdl: --record: the episode was cut after {len(frames) - 1:,} steps ("
+                  + ("the evaluation's step cap" if limit == evaluation.MAX_EPISODE_STEPS else "its frames fill the memory")
+                  + ")", file=sys.stderr)
+        fps = env.metadata.get("render_fps") or 30
+    finally:
+        env.close()
+    suffix = Path(path).suffix.lower()
+    if len({frame.shape for frame in frames}) > 1:
+        raise ConfigError(f"--record: {run_config.env} rendered frames of different sizes; they make no animation")
+    data = iio.imwrite("<bytes>", np.stack(frames), extension=suffix, duration=1000 / fps, loop=0)
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        checkpoint.write_atomic(path, data)
+    except OSError as exc:
+        raise AdvdlError(f"cannot write {path}: {exc.strerror or exc}") from None
     return len(frames)
+
+
+def _frame(env, env_id):
+    """The environment's rendered image (H, W, 3) uint8, or one line saying why there is none."""
+    import numpy as np
+
+    try:
+        frame = env.render()
+    except Exception as exc:  # a renderer's missing dependency (pygame), a display it cannot open...
+        raise ConfigError(f"--record: {env_id} cannot render: {type(exc).__name__}: {exc}") from None
+    frame = np.asarray(frame) if frame is not None else None
+    if frame is None or frame.ndim != 3 or frame.shape[-1] not in (3, 4) or frame.size == 0:
+        shape = "nothing" if frame is None else f"an array of shape {frame.shape}"
+        raise ConfigError(f"--record: {env_id} rendered {shape}, not an image (height, width, 3)")
+    return frame[..., :3].astype(np.uint8, copy=False)
 
 
 # -- runs on datasets (supervised and generative models) --------------------------------------------
@@ -360,20 +407,22 @@ def build_model(spec, run_config, algo_config, registry, dataset=None, strategy=
     dataset = dataset or load_dataset(run_config.data, registry, run_config.data_dir or None)
     info = DataInfo(dataset.name, tuple(dataset.image_shape), dataset.num_classes)
     model_class = spec.load_class()
-    model_class.check_data(info)
-    extras = {role: load_dataset(name, registry, run_config.data_dir or None)
-              for role, name in model_class.extra_datasets(algo_config).items()}
+    class_name = getattr(model_class, "__name__", spec.factory)
+    plugin_call(spec, f"{class_name}.check_data(...)", model_class.check_data, info)
+    wanted = plugin_call(spec, f"{class_name}.extra_datasets(...)", lambda: dict(model_class.extra_datasets(algo_config)))
+    extras = {role: load_dataset(name, registry, run_config.data_dir or None) for role, name in wanted.items()}
     batches = math.ceil(len(dataset.x_train) / algo_config.batch_size)
     with strategy.scope() if strategy is not None else nullcontext():
-        model = model_class(algo_config, info, seed=run_config.seed, total_steps=batches * run_config.epochs,
-                            **extras)
+        model = plugin_call(spec, f"{class_name}(...)", model_class, algo_config, info, seed=run_config.seed,
+                            total_steps=batches * run_config.epochs, **extras)
     return model, dataset
 
 
 def train_on_data(spec, run_config, algo_config, run_dir, registry, preset, resume_state, progress, callbacks=(),
-                  dataset=None):
+                  dataset=None, resumed=False):
     import shutil
     import tempfile
+    from contextlib import nullcontext
 
     from .datatrainer import DataTrainer
     from .distribute import is_chief, make_strategy
@@ -384,29 +433,30 @@ def train_on_data(spec, run_config, algo_config, run_dir, registry, preset, resu
                           f"default strategy (one device)")
     if not given:
         registry.dataset(run_config.data)  # an unknown name fails before TensorFlow starts
-    if is_chief(run_config.strategy):
-        prepare_run_dir(run_dir)
-    strategy = make_strategy(run_config.strategy, run_config.replicas)
-    model, dataset = build_model(spec, run_config, algo_config, registry, dataset, strategy)
-    if dataset.note and not given:
-        print(f"advdl: {run_config.data}: {dataset.note}", file=sys.stderr)
     # a multi-worker run's folder is the chief's; the other workers write a scratch copy
-    scratch = None if is_chief(run_config.strategy) else Path(tempfile.mkdtemp(prefix="advdl-worker-"))
-    run_dir = scratch or Path(run_dir)
+    chief = is_chief(run_config.strategy)
+    scratch = None if chief else Path(tempfile.mkdtemp(prefix="advdl-worker-"))
     try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if resume_state is None:
-            write_config(run_dir, spec, run_config, algo_config, preset)
-        if spec.family == "generative":
-            from .scoring import scorer_for
+        with (runfolder.opened(run_dir, new=resume_state is None and not resumed) if chief
+              else nullcontext(runfolder.Guard(scratch, created=False))) as folder:
+            run_dir = folder.path
+            strategy = make_strategy(run_config.strategy, run_config.replicas)
+            model, dataset = build_model(spec, run_config, algo_config, registry, dataset, strategy)
+            if dataset.note and not given:
+                print(f"advdl: {run_config.data}: {dataset.note}", file=sys.stderr)
+            if resume_state is None:
+                write_config(run_dir, spec, run_config, algo_config, preset)
+            if spec.family == "generative":
+                from .scoring import scorer_for
 
-            model.run_dir = run_dir
-            if model.scored:
-                model.scorer = scorer_for(dataset, registry)
-        trainer = DataTrainer(model, dataset, run_config, run_dir, progress, callbacks, strategy)
-        with writing(run_dir, "batch"):
-            run_trainer(trainer, resume_state, run_dir, "batch")
-            return finish_on_data(trainer, spec, run_config, run_dir, preset, dataset)
+                model.run_dir = run_dir
+                if model.scored:
+                    model.scorer = scorer_for(dataset, registry)
+            trainer = DataTrainer(model, dataset, run_config, run_dir, progress, callbacks, strategy)
+            folder.started = True
+            with writing(run_dir, "batch"):
+                run_trainer(trainer, resume_state, run_dir, "batch")
+                return finish_on_data(trainer, spec, run_config, run_dir, preset, dataset)
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -416,7 +466,7 @@ def finish_on_data(trainer, spec, run_config, run_dir, preset, dataset):
     from .plots import epoch_curves
 
     model = trainer.model
-    model.save_model(run_dir / model.model_file)
+    runfolder.write_staged(run_dir, lambda stage: model.save_model(stage / model.model_file))
     last = trainer.history[-1]  # the last epoch's evaluation
     test = {name: last[name] for name in model.test_metric_names if name in last}
     summary = {
@@ -447,13 +497,62 @@ def load_generative(run_dir, registry):
     return spec, run_config, model, dataset
 
 
+# a .png grid of more images is a picture no viewer opens (10,000 MNIST digits: 2,800 x 28,000 pixels)
+MAX_GRID_IMAGES = 10_000
+# per generated image: the images, their concatenation, the file's copy, and the noise, labels and features
+SAMPLE_COPIES, SAMPLE_EXTRA_BYTES = 4, 4096
+
+
+def check_sample_count(n, dataset, out=None, what="--n"):
+    """Before generating: ``n`` at least 1, its images fit in memory, and a .png ``out`` is a grid of at
+    most MAX_GRID_IMAGES (more go to a .npz)."""
+    from .memory import array_bytes, check_fits
+
+    if n < 1:
+        raise ConfigError(f"{what} must be at least 1, got {n}")
+    if out is not None and Path(out).suffix == ".png" and n > MAX_GRID_IMAGES:
+        raise ConfigError(f"{what} {n:,}: a .png grid holds at most {MAX_GRID_IMAGES:,} images; write a .npz "
+                          f"(--out FILE.npz) for more")
+    per_image = SAMPLE_COPIES * array_bytes(dataset.image_shape, "float32") + SAMPLE_EXTRA_BYTES
+    check_fits(n * per_image, f"{what} {n:,} images", "; ask for fewer")
+
+
+def check_out(out):
+    """--out of sample and translate: a .png (a grid) or a .npz (arrays), checked before generating."""
+    if Path(out).suffix not in (".png", ".npz"):
+        raise ConfigError(f"--out must end in .png (a grid) or .npz (arrays), got {Path(out).name}")
+
+
+def _write_output(out, write):
+    """``write(path)`` after creating ``out``'s folder; an OSError (a read-only or missing place, a full
+    disk) becomes one line."""
+    from .errors import AdvdlError
+
+    out = Path(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write(out)
+    except OSError as exc:
+        raise AdvdlError(f"cannot write {out}: {exc.strerror or exc}{checkpoint.free_space_note(out.parent)}") from None
+    return out
+
+
+def _write_npz(path, **arrays):
+    import io
+
+    import numpy as np
+
+    buffer = io.BytesIO()  # in memory, then replaced atomically: never half a file at ``path``
+    np.savez(buffer, **arrays)
+    checkpoint.write_atomic(path, buffer.getvalue())
+
+
 def generate_samples(spec, model, dataset, n, label=None, seed=0):
     """(images, labels): labels are the asked ones for a conditional model (cycling 0..K-1 without
     ``label``), -1 for an unconditional one."""
     import numpy as np
 
-    if n < 1:
-        raise ConfigError(f"--n must be at least 1, got {n}")
+    check_sample_count(n, dataset)
     if label is not None and not model.conditional:
         raise ConfigError(f"--label needs a conditional model; '{spec.name}' is unconditional")
     if label is not None and not 0 <= label < dataset.num_classes:
@@ -484,14 +583,10 @@ def write_samples(images, labels, out, columns=10):
     from .plots import image_grid
 
     out = Path(out)
-    if out.suffix not in (".png", ".npz"):
-        raise ConfigError(f"--out must end in .png (a grid) or .npz (arrays), got {out.name}")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    check_out(out)
     if out.suffix == ".png":
-        image_grid(out, images, columns)
-    else:
-        np.savez(out, images=images.astype(np.float32), labels=labels)
-    return out
+        return _write_output(out, lambda path: image_grid(path, images, columns))
+    return _write_output(out, lambda path: _write_npz(path, images=images.astype(np.float32), labels=labels))
 
 
 def translate_images(spec, model, dataset, direction, n, out):
@@ -509,21 +604,19 @@ def translate_images(spec, model, dataset, direction, n, out):
     if n < 1:
         raise ConfigError(f"--n must be at least 1, got {n}")
     out = Path(out)
-    if out.suffix not in (".png", ".npz"):
-        raise ConfigError(f"--out must end in .png (a grid) or .npz (arrays), got {out.name}")
-    sources, images, labels = model.translate(direction, n, dataset)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    check_out(out)
+    sources, images, labels = model.translate(direction, n, dataset)  # at most the held-out images
     if out.suffix == ".npz":
-        np.savez(out, sources=sources.astype(np.float32), images=images.astype(np.float32), labels=labels)
-        return out, len(images)
+        return _write_output(out, lambda path: _write_npz(path, sources=sources.astype(np.float32),
+                                                           images=images.astype(np.float32), labels=labels)), len(images)
     if sources.shape[-1] != images.shape[-1]:  # grey beside colour
         sources, images = as_rgb(sources), as_rgb(images)
     columns, rows = min(10, len(images)), []
     for i in range(0, len(images), columns):
         for part in (sources[i:i + columns], images[i:i + columns]):
             rows.append(np.concatenate([part, np.ones((columns - len(part), *part.shape[1:]), np.float32)]))
-    image_grid(out, np.concatenate(rows), columns)
-    return out, len(images)
+    grid = np.concatenate(rows)
+    return _write_output(out, lambda path: image_grid(path, grid, columns)), len(images)
 
 
 def score_run(run_dir, registry, n=1000, seed=0):

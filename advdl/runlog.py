@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from .runfolder import open_regular, read_bytes
+
 EPISODE_COLUMNS = ("episode", "env_steps", "return", "length", "terminated")
 
 
@@ -46,7 +48,7 @@ class TensorBoardWriter:
         self._event_pb2 = event_pb2
         Path(log_dir).mkdir(parents=True, exist_ok=True)
         name = f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}.{os.getpid()}.advdl"
-        self._fh = open(Path(log_dir) / name, "ab")
+        self._fh = open_regular(Path(log_dir) / name, "ab")
         self._write(event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2"))
 
     def _write(self, event):
@@ -79,13 +81,13 @@ class TensorBoardWriter:
 def truncate_csv(path, key, limit):
     """Drop rows whose ``key`` column exceeds ``limit`` (rows written after the checkpoint) and a
     torn last line (a process killed while writing it); the file is replaced atomically, so a kill
-    during this rewrite loses nothing either."""
+    during this rewrite loses nothing either. Returns the number of rows kept (None: no file)."""
     from .checkpoint import write_atomic
 
     path = Path(path)
-    if not path.exists():
-        return
-    data = path.read_bytes()
+    if not os.path.lexists(path):
+        return None
+    data = read_bytes(path)
     complete = data[:data.rfind(b"\n") + 1]  # a log is appended to: only its last line can be torn
     rows = list(csv.reader(io.StringIO(complete.decode(errors="replace"), newline="")))
     if rows and key not in rows[0]:
@@ -99,6 +101,18 @@ def truncate_csv(path, key, limit):
         out = io.StringIO(newline="")
         csv.writer(out).writerows(kept)
         write_atomic(path, out.getvalue().encode())
+    return max(len(kept) - 1, 0)
+
+
+def report_lost_rows(path, kept, expected, unit):
+    """One line when a log holds fewer rows up to the checkpoint than the checkpoint counted (the file
+    was cut short or edited): what was recovered and what was lost."""
+    if expected is not None and kept is not None and kept < expected:
+        print(f"advdl: {Path(path).name}: {kept} of the {expected} rows up to the checkpoint ({unit}) recovered, "
+              f"{expected - kept} lost (the file was cut short or edited)", file=sys.stderr)
+    elif expected and kept is None:
+        print(f"advdl: {Path(path).name} is missing: its {expected} rows up to the checkpoint ({unit}) are lost; "
+              f"it starts again from here", file=sys.stderr)
 
 
 def _at_most(value, limit):
@@ -111,16 +125,18 @@ def _at_most(value, limit):
 class CsvLog:
     """Appends rows to a CSV file, writing the header once."""
 
-    def __init__(self, path, columns):
+    def __init__(self, path, columns, rows=0):
         self.columns = tuple(columns)
-        new = not Path(path).exists() or Path(path).stat().st_size == 0
-        self._fh = open(path, "a", newline="")
+        self._fh = open_regular(path, "a")
+        self.rows = rows  # data rows in the file (those already there, as the caller counted them)
         self._writer = csv.writer(self._fh)
-        if new:
+        if os.fstat(self._fh.fileno()).st_size == 0:
             self._writer.writerow(self.columns)
+            self.rows = 0
 
     def write(self, row):
         self._writer.writerow([_fmt(row.get(c)) for c in self.columns])
+        self.rows += 1
 
     def flush(self):
         self._fh.flush()
@@ -145,7 +161,7 @@ def read_columns(path, *columns):
     """Numeric columns of a CSV log as lists of floats; a row that is damaged there (not a number, cut
     short, not UTF-8) is skipped, so a damaged log still plots."""
     out = [[] for _ in columns]
-    with open(path, newline="", errors="replace") as fh:
+    with open_regular(path, "r") as fh:
         try:
             for row in csv.DictReader(fh):
                 try:

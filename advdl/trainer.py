@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint
+from . import statecheck as sc
 from .errors import PluginError
 from .evaluation import PERIODIC, evaluate, stats
 from .interfaces import Transition
 from .replay import ReplayBuffer
 from .rollout import EpisodeBuffer, RolloutBuffer
-from .runlog import EPISODE_COLUMNS, CsvLog, Progress, TensorBoardWriter, truncate_csv
-from .safe_pickle import env_packages
+from .runlog import EPISODE_COLUMNS, CsvLog, Progress, TensorBoardWriter, report_lost_rows, truncate_csv
 from .vector import make_envs
 
 DATA_KINDS = ("replay", "transitions", "rollouts", "episodes")
@@ -49,6 +49,26 @@ def check_finite(metrics, step, on_nan):
         for name, value in metrics.items():
             if not math.isfinite(float(value)):  # math, not numpy: this runs on every train step
                 raise Diverged(step, name, float(value))
+
+
+EVALUATION = sc.record({"env_steps": sc.count, "wall_seconds": sc.seconds, "mean": sc.number, "std": sc.number})
+STATE_SCHEMA = {  # what load_checkpoint reads (the agent's, buffers' and envs' own parts check themselves)
+    "env_steps": sc.count, "episodes": sc.count, "terminated_episodes": sc.count, "wall_seconds": sc.seconds,
+    "agent": sc.anything, "replay": sc.optional(sc.mapping), "rollout": sc.optional(sc.mapping),
+    "episode": sc.optional(sc.mapping), "rng": sc.mapping, "env": sc.anything, "obs": sc.optional(sc.array()),
+    "episode_return": sc.array(1), "episode_length": sc.array(1),
+    "recent_returns": sc.list_of(sc.number), "recent_lengths": sc.list_of(sc.count),
+    "metric_sums": sc.dict_of(sc.number), "metric_count": sc.count, "evaluations": sc.list_of(EVALUATION),
+    "solved_episode": sc.optional(sc.count),
+    "best": sc.optional(sc.record({"env_steps": sc.count, "mean": sc.number, "agent": sc.anything})),
+    "eval_seconds": sc.seconds,
+}
+LOGS = (("metrics.csv", "env_steps"), ("episodes.csv", "env_steps"), ("evaluations.csv", "env_steps"))
+
+
+def check_state(state, path):
+    """The checks of a loaded RL checkpoint (``checkpoint.load_latest``'s ``check``)."""
+    sc.check(state, STATE_SCHEMA, path)
 
 
 class Trainer:
@@ -93,6 +113,7 @@ class Trainer:
         self.episode_length = np.zeros(self.n_envs, dtype=np.int64)
         self._stop = False
         self._logs_open = False
+        self.log_rows = {}  # CSV log -> data rows it held at the checkpoint this run resumed from
 
     # -- control ---------------------------------------------------------------------------
     def request_stop(self):
@@ -241,19 +262,23 @@ class Trainer:
     def _open_logs(self):
         d = self.run_dir
         # rows written after the last checkpoint (a hard kill) would be repeated on resume
-        for name, key in (("metrics.csv", "env_steps"), ("episodes.csv", "env_steps"),
-                          ("evaluations.csv", "env_steps")):
-            truncate_csv(d / name, key, self.env_steps)
+        rows = {}
+        for name, key in LOGS:
+            rows[name] = truncate_csv(d / name, key, self.env_steps)
+            report_lost_rows(d / name, rows[name], self.log_rows.get(name), f"step {self.env_steps}")
         columns = ("env_steps", "episodes", "wall_seconds", "steps_per_second", "return_mean",
                    "length_mean", *self.agent.metric_names)
-        self.metrics_log = CsvLog(d / "metrics.csv", columns)
-        self.episode_log = CsvLog(d / "episodes.csv", EPISODE_COLUMNS)
-        self.eval_log = CsvLog(d / "evaluations.csv", ("env_steps", "wall_seconds", "mean", "std", "episodes"))
+        self.metrics_log = CsvLog(d / "metrics.csv", columns, rows["metrics.csv"] or 0)
+        self.episode_log = CsvLog(d / "episodes.csv", EPISODE_COLUMNS, rows["episodes.csv"] or 0)
+        self.eval_log = CsvLog(d / "evaluations.csv", ("env_steps", "wall_seconds", "mean", "std", "episodes"),
+                               rows["evaluations.csv"] or 0)
         self.tensorboard = TensorBoardWriter(d / "tensorboard")
         self._logs_open = True
 
     def _close_logs(self):
         self._logs_open = False
+        self.log_rows = {"metrics.csv": self.metrics_log.rows, "episodes.csv": self.episode_log.rows,
+                         "evaluations.csv": self.eval_log.rows}
         for log in (self.metrics_log, self.episode_log, self.eval_log, self.tensorboard):
             log.close()
 
@@ -262,7 +287,7 @@ class Trainer:
         self.envs.close()
 
     def save_checkpoint(self):
-        env_state = self.envs.snapshot()  # None: envs that cannot be pickled resume at fresh episodes
+        env_state = self.envs.snapshot()  # None: envs whose state is not plain data resume at fresh episodes
         state = {
             "env_steps": self.env_steps, "episodes": self.episodes,
             "terminated_episodes": self.terminated_episodes, "wall_seconds": self.wall_seconds(),
@@ -277,6 +302,8 @@ class Trainer:
             "metric_sums": dict(self.metric_sums), "metric_count": self.metric_count,
             "evaluations": list(self.evaluations), "solved_episode": self.solved_episode,
             "best": self.best, "eval_seconds": self.eval_seconds,
+            "log_rows": {"metrics.csv": self.metrics_log.rows, "episodes.csv": self.episode_log.rows,
+                         "evaluations.csv": self.eval_log.rows} if self._logs_open else self.log_rows,
         }
         if self._logs_open:
             for log in (self.metrics_log, self.episode_log, self.eval_log, self.tensorboard):
@@ -284,6 +311,10 @@ class Trainer:
         return checkpoint.save(self.run_dir / "checkpoints", self.env_steps, state)
 
     def load_checkpoint(self, state):
+        check_state(state, "to resume")
+        if any(len(state[k]) != self.n_envs for k in ("episode_return", "episode_length")):
+            raise ValueError(f"its episode counters are for {len(state['episode_return'])} environments, "
+                             f"this run steps {self.n_envs}")
         self.env_steps, self.episodes = state["env_steps"], state["episodes"]
         self.terminated_episodes = state["terminated_episodes"]
         self.wall_before = state["wall_seconds"]
@@ -292,11 +323,11 @@ class Trainer:
             self.replay.load_state(state["replay"])
         if self.rollout is not None:
             self.rollout.load_state(state["rollout"])
-        if self.episode_buffer is not None and state["env"] is not None:  # else: a fresh episode
+        restored = state["env"] is not None and self.envs.restore(state["env"])  # else: fresh episodes
+        if self.episode_buffer is not None and restored:
             self.episode_buffer.load_state(state["episode"])
         self.rng.bit_generator.state = state["rng"]
-        if state["env"] is not None:
-            self.envs.restore(state["env"], env_packages(self.config.env))
+        if restored:
             self.obs = state["obs"]
             self.episode_return, self.episode_length = state["episode_return"], state["episode_length"]
         self.recent_returns.extend(state["recent_returns"])
@@ -305,6 +336,8 @@ class Trainer:
         self.evaluations = state["evaluations"]
         self.solved_episode = state["solved_episode"]
         self.best, self.eval_seconds = state["best"], state["eval_seconds"]
+        rows = state.get("log_rows")  # None: a checkpoint of an advdl that did not count them
+        self.log_rows = {k: v for k, v in rows.items() if sc.count(v)} if isinstance(rows, dict) else {}
 
     def restore_best(self):
         """With keep_best: load the agent state of the best periodic evaluation (ties: the latest)."""

@@ -5,10 +5,12 @@
   for environments slow to step.
 
 Both reset a finished episode's environment in the same step, unseeded (its own RNG continues),
-and hand back the observation it ended in; so both give the same numbers for the same seed, and
-both snapshot their environments (pickled, RNG included) for exact resume: a list of byte
-strings, one per environment, restored by ``safe_pickle`` (which refuses anything that could run
-code) unless ADVDL_TRUST_CHECKPOINTS=1.
+and hand back the observation it ended in; so both give the same numbers for the same seed. Both
+snapshot their environments for exact resume as plain data (``envstate``: each layer's
+attributes, RNG included), restored onto freshly made environments. An environment that is not
+plain data is None in the snapshot: a resumed run restarts the episodes in progress (a line on
+stderr says so). Pickle only with ADVDL_TRUST_CHECKPOINTS=1: saving, such an environment is
+pickled; loading, a pickled one is unpickled. Without it nothing is unpickled.
 """
 
 import os
@@ -19,27 +21,81 @@ from functools import partial
 
 import numpy as np
 
-from . import safe_pickle
+from . import envstate
 from .errors import CheckpointError
 
-
-def load_envs(snapshot, packages):
-    """The environments of a snapshot (a list of pickles), each restored without running code."""
-    if os.environ.get("ADVDL_TRUST_CHECKPOINTS") == "1":
-        return [pickle.loads(blob) for blob in snapshot]
-    try:
-        return [safe_pickle.loads(blob, packages) for blob in snapshot]
-    except safe_pickle.UnsafePickleError as exc:
-        raise CheckpointError(f"the checkpoint's environment snapshot was not loaded: {exc} (it could run code); "
-                              f"if you trust this run folder, resume with ADVDL_TRUST_CHECKPOINTS=1") from None
-    except Exception as exc:
-        raise CheckpointError(f"the checkpoint's environment snapshot is unreadable ({type(exc).__name__})") from None
-
 VEC_KINDS = ("sync", "async")
+PICKLED = ("the checkpoint's environment snapshot is in the pickle format (an older advdl's, or planted) and was "
+           "not loaded (ADVDL_TRUST_CHECKPOINTS=1 loads it if you trust this run folder): the episodes in progress "
+           "restart")
+NOT_SAVED = ("the checkpoint holds no exact state of the environments (they were not plain data when it was "
+             "saved): the episodes in progress restart")
 
 
-class SyncEnvs:
+def trusted():
+    return os.environ.get("ADVDL_TRUST_CHECKPOINTS") == "1"
+
+
+def snapshot_env(env):
+    """(the environment's entry in a snapshot: plain data, pickle bytes or None; why it is None)."""
+    try:
+        return envstate.get_state(env), None
+    except envstate.NotPlainData as exc:
+        if trusted():
+            try:
+                return pickle.dumps(env), None
+            except Exception:
+                pass
+        return None, str(exc)
+
+
+def restored_env(make_env, entry):
+    """A fresh environment carrying a snapshot's entry (bytes only once the trust switch was checked)."""
+    if isinstance(entry, bytes):
+        return pickle.loads(entry)
+    env = make_env()
+    try:
+        envstate.set_state(env, entry)
+    except BaseException:
+        env.close()
+        raise
+    return env
+
+
+class _Snapshots:
+    """What both kinds share: the checks of a snapshot and the lines on stderr, each once a run."""
+
+    _told = frozenset()
+
+    def _tell(self, message):
+        if message not in self._told:
+            self._told = self._told | {message}
+            print(f"advdl: {message}", file=sys.stderr, flush=True)
+
+    def _snapshot(self, parts):
+        for _, reason in parts:
+            if reason:
+                self._tell(f"{reason}, not plain data: a resume from its checkpoints restarts the episode in "
+                           f"progress (get_state()/set_state() methods on that class give an exact resume)")
+        return [entry for entry, _ in parts]
+
+    def _restorable(self, snapshot, n):
+        """True to restore the snapshot; False (told why) to restart the episodes in progress."""
+        if type(snapshot) is not list or len(snapshot) != n \
+                or not all(entry is None or type(entry) in (dict, bytes) for entry in snapshot):
+            raise CheckpointError(f"the checkpoint's environment snapshot does not fit this run ({n} environments)")
+        if any(entry is None for entry in snapshot):
+            self._tell(NOT_SAVED)
+            return False
+        if any(type(entry) is bytes for entry in snapshot) and not trusted():
+            self._tell(PICKLED)
+            return False
+        return True
+
+
+class SyncEnvs(_Snapshots):
     def __init__(self, make_env, n):
+        self.make_env = make_env
         self.envs = [make_env() for _ in range(n)]
         first = self.envs[0]
         self.observation_space, self.action_space, self.spec = first.observation_space, first.action_space, first.spec
@@ -60,42 +116,48 @@ class SyncEnvs:
         return np.stack([np.asarray(o) for o in obs]), rewards, terminated, truncated, final
 
     def snapshot(self):
-        """Each environment pickled, or None when they cannot be (they resume at fresh episodes)."""
-        try:
-            return [pickle.dumps(env) for env in self.envs]
-        except Exception:
-            return None
+        """Each environment's state (None for one that is not plain data: it resumes at a fresh episode)."""
+        return self._snapshot([snapshot_env(env) for env in self.envs])
 
-    def restore(self, snapshot, packages=()):
-        envs = load_envs(snapshot, packages)
+    def restore(self, snapshot):
+        """Fresh environments carrying the snapshot; False (and nothing changed) to restart the episodes."""
+        if not self._restorable(snapshot, len(self.envs)):
+            return False
+        envs = []
+        try:
+            for entry in snapshot:
+                envs.append(restored_env(self.make_env, entry))
+        except BaseException:
+            for env in envs:
+                env.close()
+            raise
         self.close()
         self.envs = envs
+        return True
 
     def close(self):
         for env in self.envs:
             env.close()
 
 
-def _snapshottable(make_env):
-    """In the subprocess: the environment behind a wrapper that can pickle it (for exact resume).
-    Ctrl-C reaches the whole process group: only the main process handles it (checkpoint, stop)."""
+def _snapshottable(make_env, entry=None):
+    """In the subprocess: the environment (carrying a snapshot's entry) behind a wrapper that
+    snapshots it. Ctrl-C reaches the whole process group: only the main process handles it
+    (checkpoint, stop)."""
     import gymnasium as gym
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     class Snapshottable(gym.Wrapper):
         def advdl_snapshot(self):
-            try:
-                return pickle.dumps(self.env)
-            except Exception:
-                return None
+            return snapshot_env(self.env)
 
-    return Snapshottable(make_env())
+    return Snapshottable(make_env() if entry is None else restored_env(make_env, entry))
 
 
-class AsyncEnvs:
+class AsyncEnvs(_Snapshots):
     def __init__(self, make_env, n):
-        self.n = n
+        self.n, self.make_env = n, make_env
         probe = make_env()
         self.observation_space, self.action_space, self.spec = probe.observation_space, probe.action_space, probe.spec
         probe.close()
@@ -117,20 +179,20 @@ class AsyncEnvs:
         return obs, rewards, terminated, truncated, {int(i): infos["final_obs"][i] for i in done}
 
     def snapshot(self):
-        parts = self.vec.call("advdl_snapshot")
-        return None if any(p is None for p in parts) else list(parts)
+        return self._snapshot(list(self.vec.call("advdl_snapshot")))
 
-    def restore(self, snapshot, packages=()):
-        envs = load_envs(snapshot, packages)  # checked here; each subprocess takes its environment as it is
+    def restore(self, snapshot):
+        if not self._restorable(snapshot, self.n):
+            return False
+        for entry in snapshot:  # a state that does not fit fails here, as one line, not in a subprocess
+            if type(entry) is dict:
+                restored_env(self.make_env, entry).close()
         self.close()
-        self._start([partial(_snapshottable, partial(_same, env)) for env in envs])
+        self._start([partial(_snapshottable, self.make_env, entry) for entry in snapshot])
+        return True
 
     def close(self):
         self.vec.close()
-
-
-def _same(env):
-    return env
 
 
 def make_envs(kind, make_env, n):

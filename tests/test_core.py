@@ -33,11 +33,31 @@ def test_checkpoints_are_verified_and_only_the_last_two_kept(tmp_path):
     assert state["step"] == 30 and (state["array"] == np.arange(30)).all()
     assert not list(tmp_path.glob(".*tmp*"))  # nothing half-written left behind
     path = checkpoint.list_checkpoints(tmp_path)[-1]
-    path.write_bytes(path.read_bytes()[:-1])
+    intact = path.read_bytes()
+    path.write_bytes(intact[:-1])
+    with pytest.raises(CheckpointError, match="truncated"):
+        checkpoint.load(path)
+    path.write_bytes(intact[:-1] + bytes([intact[-1] ^ 1]))
     with pytest.raises(CheckpointError, match="checksum"):
         checkpoint.load(path)
+    reports = []  # a damaged newest checkpoint falls back to the older intact one, saying so
+    assert checkpoint.load_latest(tmp_path, report=reports.append)["step"] == 20
+    assert len(reports) == 1 and "checksum" in reports[0] and "step-0000000020.ckpt" in reports[0]
     with pytest.raises(CheckpointError, match="no checkpoint"):
         checkpoint.load_latest(tmp_path / "empty")
+
+
+def test_a_checkpoint_is_read_only_as_far_as_its_header_says(tmp_path):
+    path = checkpoint.save(tmp_path, 1, {"a": np.arange(10)})
+    path.write_bytes(path.read_bytes() + b"appended")  # a payload appended to a real checkpoint
+    with pytest.raises(CheckpointError, match="header says"):
+        checkpoint.load(path)
+    huge = tmp_path / "step-0000000002.ckpt"
+    huge.write_bytes(checkpoint.MAGIC + (2**62).to_bytes(8, "little") + bytes(32))
+    with pytest.raises(CheckpointError, match="header says"):
+        checkpoint.load(huge)
+    with pytest.raises(CheckpointError, match="needs .* of memory"):
+        checkpoint.check_fits(2**62, "a checkpoint")
 
 
 @pytest.mark.parametrize("value, tp, expected", [

@@ -9,17 +9,19 @@ import dataclasses
 import inspect
 import json
 import re
+import time
 import types
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import assert_user_error, make_distribution, run_advdl
+from conftest import ADVDL_SWITCHES, assert_user_error, make_distribution, run_advdl
 
 import advdl
 from advdl import AdvdlError, AlgorithmSpec, EnvSpec, PluginError, hookimpl, hookspecs, option
 from advdl.config import RunConfig
 from advdl.plugin_manager import build_registry
+from advdl.registry import plugin_call
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILTIN_ALGORITHMS = {"dqn", "ddqn", "qlearning", "a2c", "reinforce", "reinforce-baseline", "actor-critic",
@@ -292,6 +294,143 @@ def test_invalid_specs_become_errors(tmp_path):
     assert factory["distribution"] == "bad-spec" and "module:Class" in factory["error"]
 
 
+# -- (h) hostile plugins: whatever a plugin does, the CLI keeps working ------------------------------------------
+SLEEPS = """
+    import time
+    time.sleep(60)
+"""
+
+EXITS = """
+    import sys
+    sys.exit(7)
+"""
+
+INTERRUPTS = """
+    raise KeyboardInterrupt
+"""
+
+EXITING_HOOK = """
+    import sys
+    from advdl import hookimpl
+
+    @hookimpl
+    def advdl_register_algorithms(register):
+        sys.exit(3)
+"""
+
+EVIL = CONFIG + """
+    from advdl import Agent, DatasetSpec
+
+    class EvilAgent(Agent):
+        def __init__(self, *args, **kwargs):
+            raise RuntimeError("boom in __init__")
+
+        def act(self, obs, explore): ...
+        def train_step(self, batch): ...
+        def save_model(self, path): ...
+        def load_model(self, path): ...
+
+    def load_evil(data_dir):
+        raise OSError("the loader exploded")
+
+    @hookimpl
+    def advdl_register_algorithms(register):
+        register(AlgorithmSpec(name="evilalgo", family="rl", summary="s", config=Config,
+                               factory="evil_plugin:EvilAgent"))
+        # its class lives in the module whose import hangs: using it must not wait on that import
+        register(AlgorithmSpec(name="stuckalgo", family="rl", summary="s", config=Config,
+                               factory="sleepy_plugin:Agent"))
+
+    @hookimpl
+    def advdl_register_datasets(register):
+        register(DatasetSpec(name="evildata", loader="evil_plugin:load_evil", image_shape=(28, 28, 1)))
+"""
+
+FAST = {"ADVDL_PLUGIN_TIMEOUT": "1"}
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    """evil-dist 1.0: plugins that hang, exit or interrupt at import, exit in a hook, or fail when used."""
+    root = tmp_path_factory.mktemp("hostile")
+    make_distribution(root, "evil-dist", "1.0",
+                      {"sleepy": "sleepy_plugin", "sleepy2": "sleepy_plugin", "exits": "exits_plugin",
+                       "interrupts": "interrupts_plugin", "exithook": "exit_hook_plugin", "evil": "evil_plugin"},
+                      {"sleepy_plugin": SLEEPS, "exits_plugin": EXITS, "interrupts_plugin": INTERRUPTS,
+                       "exit_hook_plugin": EXITING_HOOK, "evil_plugin": EVIL})
+    return root
+
+
+def timed(*args, root, cwd, env, timeout=30):
+    start = time.monotonic()
+    result = run_advdl(*args, cwd=cwd, pythonpath=root, env=env, timeout=timeout)
+    return result, time.monotonic() - start
+
+
+def test_hostile_plugins_at_import_are_listed_as_broken(hostile, tmp_path):
+    result, seconds = timed("list", "--json", root=hostile, cwd=tmp_path, env=FAST)
+    assert result.code == 0 and seconds < 20, str(result)
+    data = json.loads(result.out)
+    assert BUILTIN_ALGORITHMS | {"evilalgo"} <= {a["name"] for a in data["algorithms"]}
+    expected = {"sleepy": ("took more than 1 s to import", "ADVDL_BLOCK_PLUGINS=sleepy"),
+                "sleepy2": ("sleepy_plugin is still importing", "ADVDL_BLOCK_PLUGINS=sleepy2"),
+                "exits": ("SystemExit(7)", "at import"), "interrupts": ("KeyboardInterrupt", "at import"),
+                "exithook": ("advdl_register_algorithms", "SystemExit(3)")}
+    for plugin, words in expected.items():
+        (err,) = errors_of(data, plugin)
+        assert err["distribution"] == "evil-dist" and all(w in err["error"] for w in words), err
+    warnings = [line for line in result.err.splitlines() if "warning" in line]
+    assert len(warnings) == 2 and "plugin 'sleepy' (evil-dist 1.0) took more than 1 s" in warnings[0], result.err
+
+
+@pytest.mark.parametrize("args", [("list",), ("--help",), ("run", "--help")], ids=" ".join)
+def test_a_plugin_hanging_at_import_does_not_hang_the_cli(hostile, tmp_path, args):
+    result, seconds = timed(*args, root=hostile, cwd=tmp_path, env=FAST)
+    assert result.code == 0 and seconds < 20 and "Traceback" not in result.err, str(result)
+    assert "Usage" in result.out or "sleepy (evil-dist): took more than 1 s" in result.out, str(result)
+
+
+def test_blocking_a_hanging_plugin_skips_it_without_waiting(hostile, tmp_path):
+    env = {"ADVDL_BLOCK_PLUGINS": "sleepy,sleepy2", "ADVDL_PLUGIN_TIMEOUT": "soon"}  # a bad value: the default, 10 s
+    result, seconds = timed("list", "--json", root=hostile, cwd=tmp_path, env=env)
+    assert result.code == 0 and seconds < 8, str(result)
+    assert not errors_of(json.loads(result.out), "sleepy")
+    assert result.err.splitlines() == [
+        "advdl: warning: ADVDL_PLUGIN_TIMEOUT='soon' is not a positive number of seconds; using 10"], result.err
+
+
+def test_a_run_works_beside_hostile_plugins(hostile, tmp_path):
+    result, _ = timed("run", "qlearning", "--env", "advdl/QWorld-v0", "--steps", 300, "--out", "q", "--no-progress",
+                      root=hostile, cwd=tmp_path, env=FAST)
+    assert result.code == 0 and (tmp_path / "q" / "summary.json").is_file(), str(result)
+    assert "plugin 'sleepy' (evil-dist 1.0) took more than 1 s to import" in result.err
+
+
+def test_a_class_in_a_module_still_importing_is_an_error_not_a_hang(hostile, tmp_path):
+    result, seconds = timed("run", "stuckalgo", "--env", "CartPole-v1", "--out", "s", "--no-progress",
+                            root=hostile, cwd=tmp_path, env=FAST)
+    assert seconds < 20
+    assert_user_error(result, "plugin 'evil' (evil-dist 1.0)", "stuckalgo", "sleepy_plugin is still importing")
+
+
+def test_an_algorithm_failing_in_its_constructor_is_one_line_naming_its_plugin(hostile, tmp_path):
+    args = ("run", "evilalgo", "--env", "CartPole-v1", "--steps", 100, "--out", "e", "--no-progress")
+    env = {"ADVDL_BLOCK_PLUGINS": "sleepy,sleepy2"}
+    result, _ = timed(*args, root=hostile, cwd=tmp_path, env=env)
+    assert_user_error(result, "plugin 'evil' (evil-dist 1.0): EvilAgent(...) failed: RuntimeError: boom in __init__",
+                      "ADVDL_DEBUG=1")
+    debug, _ = timed(*args, root=hostile, cwd=tmp_path, env=env | {"ADVDL_DEBUG": "1"})
+    assert debug.code == result.code and debug.error == result.error, str(debug)
+    traceback = debug.err.split("Error:", 1)[0]
+    assert "Traceback" in traceback and 'raise RuntimeError("boom in __init__")' in traceback, str(debug)
+
+
+def test_a_dataset_loader_failing_is_one_line_naming_its_plugin(hostile, tmp_path):
+    result, _ = timed("run", "cnn", "--data", "evildata", "--out", "d", "--no-progress", root=hostile, cwd=tmp_path,
+                      env={"ADVDL_BLOCK_PLUGINS": "sleepy,sleepy2"})
+    assert_user_error(result, "plugin 'evil' (evil-dist 1.0): dataset 'evildata'", "OSError: the loader exploded")
+
+
 # -- in-process: build_registry(extra_plugins=[...]) ----------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class TinyConfig:
@@ -307,7 +446,7 @@ def spec(**changes):
 
 @pytest.fixture(autouse=True)
 def no_switches(monkeypatch):
-    for name in ("ADVDL_PLUGINS", "ADVDL_BLOCK_PLUGINS", "ADVDL_STRICT_PLUGINS", "ADVDL_TRACE_HOOKS"):
+    for name in ADVDL_SWITCHES:
         monkeypatch.delenv(name, raising=False)
 
 
@@ -426,6 +565,39 @@ def test_factory_that_cannot_be_imported_is_reported_as_the_plugins_error():
     s = spec(factory="no_such_module_xyz:Agent")
     with pytest.raises(PluginError, match="no_such_module_xyz"):
         s.load_class()
+
+
+@pytest.mark.parametrize("raised", [SystemExit(3), KeyboardInterrupt()], ids=["SystemExit", "KeyboardInterrupt"])
+def test_a_register_hook_that_exits_spares_the_rest(raised):
+    class Exiter:
+        @hookimpl
+        def advdl_register_algorithms(self, register):
+            raise raised
+
+    reg = build_registry(extra_plugins=[Exiter(), TinyPlugin()])
+    (err,) = errors_from(reg, "Exiter")
+    assert "advdl_register_algorithms failed" in err["error"] and repr(raised) in err["error"]
+    assert "tiny" in reg.algorithms and "qlearning" in reg.algorithms
+
+
+def test_plugin_call_names_the_plugin_and_passes_advdl_errors_through():
+    owner = spec()
+    owner.plugin, owner.distribution, owner.version = "evil", "evil-dist", "1.0"
+
+    def fails(exc):
+        raise exc
+
+    with pytest.raises(PluginError, match=r"^plugin 'evil' \(evil-dist 1.0\): Evil\(\.\.\.\) failed: "
+                                          r"ValueError: bad \(ADVDL_DEBUG=1") as caught:
+        plugin_call(owner, "Evil(...)", fails, ValueError("bad"))
+    assert isinstance(caught.value.__cause__, ValueError)
+    with pytest.raises(PluginError, match=r"SystemExit\(4\)"):
+        plugin_call(owner, "Evil(...)", fails, SystemExit(4))
+    on_purpose = advdl.ConfigError("alpha must be positive")
+    with pytest.raises(advdl.ConfigError) as caught:
+        plugin_call(owner, "Evil(...)", fails, on_purpose)
+    assert caught.value is on_purpose
+    assert plugin_call(owner, "f", lambda a, b=0: a + b, 1, b=2) == 3
 
 
 # -- advdl_run_callbacks --------------------------------------------------------------------------------------

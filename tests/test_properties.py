@@ -4,7 +4,9 @@ Random ``--set KEY=VALUE`` assignments, random ``--grid`` values, random environ
 config files and random damage to real run folders (truncated, deleted, altered, swapped files)
 all end the same way: exit code 0, or one ``Error: ...`` line and a non-zero exit code, never a
 traceback. Every command runs in-process through the ``cli`` fixture (an exception escaping
-``advdl.cli.main`` fails the test). Runs are tabular Q-learning on the Q-world (no TensorFlow).
+``advdl.cli.main`` fails the test). Runs are tabular Q-learning on the Q-world (no TensorFlow); the
+numeric extremes of every other algorithm's settings stop after validation, and a handful of the
+riskiest (sizes of buffers, networks, batches) run for real.
 
 What is random is the input; the training budget is not: ``small_budget`` caps a run's steps and
 evaluation episodes after its settings were validated (``--set steps=10**30`` is still parsed and
@@ -17,12 +19,14 @@ prints a failing example in full). The count is printed at the end of the module
 """
 
 import dataclasses
+import functools
 import json
 import math
 import os
 import shutil
 import sys
 import time
+import types
 import typing
 from collections import Counter
 from pathlib import Path
@@ -34,9 +38,9 @@ from conftest import assert_user_error
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from advdl.config import RunConfig, fields_of
+from advdl.config import RunConfig, fields_of, run_config_class
 
-DEFAULT_EXAMPLES = {"set": 100, "config": 500, "names": 200, "grid": 500, "damage": 250}
+DEFAULT_EXAMPLES = {"set": 100, "config": 500, "names": 200, "grid": 500, "damage": 250, "extremes": 1000}
 DEEP = int(os.environ.get("ADVDL_PROPERTY_EXAMPLES", "0") or 0)
 FRESH = os.environ.get("ADVDL_PROPERTY_RANDOM") == "1"  # other cases each run (a failure prints its example)
 CASES = Counter()  # examples tried per property (and the CLI invocations they made)
@@ -96,10 +100,11 @@ def small_budget(monkeypatch):
     real = run.train
 
     def train(spec, run_config, *args, **kwargs):
-        run_config = dataclasses.replace(
-            run_config, steps=min(run_config.steps, MAX_STEPS),
-            eval_episodes=min(run_config.eval_episodes, MAX_EPISODES),
-            final_eval_episodes=min(run_config.final_eval_episodes, MAX_EPISODES))
+        if isinstance(run_config, RunConfig):  # a run on a dataset keeps its epochs
+            run_config = dataclasses.replace(
+                run_config, steps=min(run_config.steps, MAX_STEPS),
+                eval_episodes=min(run_config.eval_episodes, MAX_EPISODES),
+                final_eval_episodes=min(run_config.final_eval_episodes, MAX_EPISODES))
         return real(spec, run_config, *args, **kwargs)
 
     monkeypatch.setattr(run, "train", train)
@@ -412,7 +417,13 @@ def base_runs(tmp_path_factory):
 
 
 def _files(folder):
-    return sorted(p for p in folder.rglob("*") if p.is_file())
+    return sorted(p for p in folder.rglob("*") if _regular(p))
+
+
+def _regular(path):
+    """A plain file, not one substituted by an earlier damage (writing a link's target or a FIFO would
+    be the test's own doing, or hang)."""
+    return not path.is_symlink() and path.is_file() and not any(p.is_symlink() for p in path.parents)
 
 
 def _pick(folder, index):
@@ -467,13 +478,23 @@ damage = st.one_of(
               st.just("<delete>")),
     st.tuples(st.just("rmtree"), st.sampled_from(["checkpoints", "tensorboard"]), st.none()),
     st.tuples(st.just("no-checkpoints"), st.none(), st.none()),
+    # an entry of a valid checkpoint replaced by a value of the wrong type or range
+    st.tuples(st.just("state"), st.tuples(st.sampled_from(STATE_KEYS), st.just("")),
+              st.sampled_from([None, -5, "x", [[1, 2]], {"a": None}, 1.5, [], {}, 10**30])),
+    # a file or folder substituted: a link out of the run folder (to the canary), a FIFO, a folder
+    st.tuples(st.sampled_from(["link", "fifo", "folder"]),
+              st.one_of(st.integers(0, 10**6), st.sampled_from(["checkpoints", "tensorboard"])), st.none()),
 )
+CANARY = b"a file outside the run folder: never written, never deleted\n"
 
 
 def apply_damage(folder, lake, kind, where, what):
     from advdl import checkpoint
 
-    checkpoints = checkpoint.list_checkpoints(folder / "checkpoints")
+    checkpoints = [p for p in checkpoint.list_checkpoints(folder / "checkpoints") if _regular(p)]
+    fixed = {"config": "config.yaml", "summary": "summary.json", "csv": where}.get(kind)
+    if fixed and os.path.lexists(folder / fixed) and not _regular(folder / fixed):
+        return
     if kind in ("truncate", "delete", "flip", "junk"):
         path = _pick(folder, where)
         if path is None:
@@ -500,11 +521,22 @@ def apply_damage(folder, lake, kind, where, what):
         if where == "checkpoint":
             if checkpoints:
                 shutil.copyfile(checkpoint.list_checkpoints(lake / "checkpoints")[-1], checkpoints[-1])
-        elif (lake / where).is_file():
+        elif (lake / where).is_file() and (not os.path.lexists(folder / where) or _regular(folder / where)):
             shutil.copyfile(lake / where, folder / where)
     elif kind == "state":
         if checkpoints:
             _mutate_state(checkpoints[-1], where, what)
+    elif kind in ("link", "fifo", "folder"):
+        path = folder / where if isinstance(where, str) else _pick(folder, where)
+        if path is None or not path.exists():
+            return
+        shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+        if kind == "link":
+            path.symlink_to(folder.parent / "canary", target_is_directory=isinstance(where, str))
+        elif kind == "fifo":
+            os.mkfifo(path)
+        else:
+            path.mkdir()
     elif kind == "rmtree":
         shutil.rmtree(folder / where, ignore_errors=True)
     elif kind == "no-checkpoints":
@@ -516,11 +548,13 @@ def apply_damage(folder, lake, kind, where, what):
 @given(base=st.sampled_from(["finished", "interrupted"]), damages=st.lists(damage, min_size=1, max_size=3),
        steps=st.sampled_from([None, None, 100, 300, 450, 10**12]))
 def test_damaged_run_folders(cli, small_budget, base_runs, folders, base, damages, steps):
-    """eval and resume of a damaged copy of a real run folder: success, or one line."""
+    """eval and resume of a damaged copy of a real run folder (damaged, edited, or with links, FIFOs and
+    folders substituted): success, or one line; the file beside the folder stays as it was."""
     CASES["damage"] += 1
     case = folders.new()
     folder = case / "run"
     shutil.copytree(base_runs / base, folder)
+    (case / "canary").write_bytes(CANARY)
     for kind, where, what in damages:
         apply_damage(folder, base_runs / "lake", kind, where, what)
     result = cli("eval", folder, "--json", "--episodes", "2")
@@ -529,6 +563,8 @@ def test_damaged_run_folders(cli, small_budget, base_runs, folders, base, damage
     extra = () if steps is None else ("--steps", steps)
     check(cli("run", "--resume", folder, *extra, "--no-progress"))
     check(cli("run", "qlearning", "--resume", folder, *extra, "--no-progress"))
+    assert (case / "canary").read_bytes() == CANARY  # nothing outside the run folder was written or deleted
+    assert sorted(p.name for p in case.iterdir()) == ["canary", "run"]
     shutil.rmtree(case)
 
 
@@ -591,7 +627,13 @@ def test_resume_from_a_checkpoint_missing_an_entry(cli, base_runs, tmp_path, ent
     from advdl import checkpoint
 
     folder = _finished_copy(base_runs, tmp_path)
-    _mutate_state(checkpoint.list_checkpoints(folder / "checkpoints")[-1], (entry,), "<delete>")
+    newest, *older = reversed(checkpoint.list_checkpoints(folder / "checkpoints"))
+    _mutate_state(newest, (entry,), "<delete>")  # the older intact checkpoint is used instead, saying so
+    result = cli("run", "--resume", folder, "--steps", 450, "--no-progress")
+    assert result.code == 0 and "does not fit" in result.err and "resuming from the older checkpoint" in result.err
+    folder = _finished_copy(base_runs, tmp_path / "all")
+    for path in checkpoint.list_checkpoints(folder / "checkpoints"):
+        _mutate_state(path, (entry,), "<delete>")
     assert_user_error(cli("run", "--resume", folder, "--steps", 450, "--no-progress"), "checkpoint", "does not fit")
 
 
@@ -628,3 +670,83 @@ def test_run_folder_config_with_env_kwargs_not_a_mapping(cli, base_runs, tmp_pat
     text = (folder / "config.yaml").read_text()
     (folder / "config.yaml").write_text(text.replace("env_kwargs: {}", "env_kwargs: 1"))
     assert_user_error(cli(*command, folder), "config.yaml", "env_kwargs", "expected list of str")
+
+
+# -- the numeric extremes of every option of every algorithm ---------------------------------------------------
+EXTREMES = ["0", "-1", str(2**31), str(2**63), str(10**20), "1e308", "nan", "inf", "-inf", "1e-308"]
+NEVER_TAKEN = {"nan", "inf", "-inf", "1e308"}  # by any number setting: NaN, beyond float32, beyond 64 bits
+NO_SUCH = {"rl": ("--env", "advdl_test/NoSuchEnv-v0"), "data": ("--data", "no_such_dataset")}
+
+
+def _number_kind(tp):
+    """'int', 'float' or 'ints' (a list of int) for a setting's type (optional or not); None for the rest."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        tp = next(a for a in typing.get_args(tp) if a is not type(None))
+    if typing.get_origin(tp) is tuple:
+        return "ints" if typing.get_args(tp)[:1] == (int,) else None
+    return {int: "int", float: "float"}.get(tp)
+
+
+@functools.cache
+def numeric_settings():
+    """(algorithm, family, setting, kind) for every number setting (hyperparameter or run setting) of every
+    algorithm the plugins register."""
+    from advdl.plugin_manager import get_registry
+
+    out = []
+    for name, spec in sorted(get_registry().algorithms.items()):
+        for cls in (spec.config, run_config_class(spec)):
+            out += [(name, spec.family, f.name, kind) for f, tp in fields_of(cls) if (kind := _number_kind(tp))]
+    return out
+
+
+@budget("extremes")
+@given(case=st.deferred(lambda: st.sampled_from(numeric_settings())), value=st.sampled_from(EXTREMES),
+       as_flag=st.booleans())
+def test_numeric_extremes_of_every_option(cli, small_budget, folders, case, value, as_flag):
+    """0, -1, 2**31, 2**63, 10**20, 1e308, NaN, +-inf and 1e-308 in every number setting of every algorithm:
+    exit 0 or one line; NaN, the infinities and 1e308 always refused, naming the setting, as integers beyond
+    64 bits. Q-learning trains (small_budget); the algorithms that would start TensorFlow run on an environment
+    or a dataset nobody registered, so the command ends right after the settings were checked (their real runs:
+    test_the_riskiest_extremes_train_or_stop_in_one_line)."""
+    CASES["extremes"] += 1
+    algorithm, family, name, kind = case
+    if as_flag and name not in RUN_KEYS:
+        setting = ("--" + name.replace("_", "-"), value)
+    else:
+        setting = ("--set", f"{name}={value}")
+    target = QWORLD if algorithm == "qlearning" else NO_SUCH["rl" if family == "rl" else "data"]
+    result = cli("run", algorithm, *target, *setting, "--out", folders.new(), "--no-progress")
+    line = check(result)
+    refused = value in NEVER_TAKEN or (kind != "float" and value in (str(2**63), str(10**20)))
+    if refused:
+        assert line is not None and name in line, f"{algorithm} took {name}={value}: {result}"
+    if line is not None and target != QWORLD and "unknown" not in line:  # refused before the target was looked up
+        assert name in line, f"the error does not name {name}: {line}"
+
+
+SYNTHETIC, CARTPOLE_ENV = ("--data", "synthetic_mnist"), ("--env", "CartPole-v1")
+
+
+@pytest.mark.parametrize("algorithm, target, setting, words", [
+    ("dqn", CARTPOLE_ENV, f"buffer_size={2**62}", ("buffer_size", "of memory needed")),
+    ("dqn", CARTPOLE_ENV, f"gradient_steps={2**62}", ("gradient_steps x batch_size", "of memory needed")),
+    ("dqn", CARTPOLE_ENV, f"hidden_sizes=64,{2**31}", ("hidden_sizes", "of memory needed")),
+    ("a2c", CARTPOLE_ENV, f"n_steps={2**62}", ("n_steps x n_envs", "of memory needed")),
+    ("a2c", CARTPOLE_ENV, f"n_envs={2**31}", ("n_envs must be at most",)),
+    ("reinforce", CARTPOLE_ENV, f"hidden_sizes={2**31}", ("hidden_sizes", "of memory needed")),
+    ("cnn", SYNTHETIC, f"kernel_size={2**31}", ("kernel_size", "to nothing")),
+    ("autoencoder", SYNTHETIC, f"batch_size={2**63 - 1}", None),  # an epoch in one batch: it trains
+], ids=lambda v: v if isinstance(v, str) and "=" in v else None)
+def test_the_riskiest_extremes_train_or_stop_in_one_line(cli, small_budget, tmp_path, algorithm, target, setting,
+                                                         words):
+    """Sizes that parse and pass their configs' checks, through real runs: a buffer, a sample, networks or a
+    rollout that cannot fit in memory stop in one line before anything is allocated; a batch beyond the
+    dataset is the whole dataset."""
+    result = cli("run", algorithm, *target, "--set", setting, "--epochs" if target == SYNTHETIC else "--steps",
+                 1 if target == SYNTHETIC else 300, "--out", tmp_path / "out", "--no-progress")
+    if words is None:
+        assert result.code == 0, str(result)
+    else:
+        assert_user_error(result, *words)
+        assert check(result) is not None

@@ -2,19 +2,19 @@
 
 Each test plants a malicious file of one kind (checkpoint, environment snapshot, config, Keras
 model, numpy array), whose payload would create a marker file, then loads the folder through the
-CLI: a clear one-line error, and no marker.
+CLI: a clear one-line error (for a pickled environment snapshot: one line saying the episodes in
+progress restart), and no marker.
 """
 
 import hashlib
 import os
 import pickle
-import shutil
 
 import numpy as np
 import pytest
 from conftest import assert_user_error
 
-from advdl import checkpoint, safe_pickle
+from advdl import checkpoint
 
 
 class Planted:
@@ -51,31 +51,66 @@ def test_a_pickle_checkpoint_is_refused_not_unpickled(cli, unfinished_run, tmp_p
     assert not marker.exists()
 
 
-def test_a_planted_environment_snapshot_is_refused(cli, unfinished_run, tmp_path):
-    """The checksum is no defence (anyone can compute it): the snapshot loader must refuse the call."""
-    marker = tmp_path / "pwned"
-    path = only_checkpoint(unfinished_run)
+def plant_env_snapshot(run, snapshot):
+    """Replace the checkpoint's environment snapshot, with a valid checksum (anyone can compute it)."""
+    path = only_checkpoint(run)
     state = checkpoint.load(path)
-    state["env"] = [pickle.dumps(Planted(marker))]
+    state["env"] = snapshot
     path.unlink()
-    checkpoint.save(unfinished_run / "checkpoints", state["env_steps"], state)
-    assert_user_error(cli("run", "--resume", unfinished_run), "environment snapshot was not loaded", "posix.system")
+    checkpoint.save(run / "checkpoints", state["env_steps"], state)
+    return state
+
+
+def test_a_planted_pickle_snapshot_is_not_unpickled_and_the_episodes_restart(cli, unfinished_run, tmp_path):
+    marker = tmp_path / "pwned"
+    plant_env_snapshot(unfinished_run, [pickle.dumps(Planted(marker))])
+    result = cli("run", "--resume", unfinished_run, "--steps", 400, "--no-progress")
+    assert result.code == 0, str(result)
+    assert "environment snapshot is in the pickle format" in result.err and "ADVDL_TRUST_CHECKPOINTS=1" in result.err
+    assert "episodes in progress restart" in result.err
     assert not marker.exists()
 
 
-def test_the_trust_switch_unpickles_the_snapshot_as_it_is(monkeypatch, tmp_path):
-    from advdl.vector import load_envs
+def make_and_touch(marker):
+    """What unpickling TrustedPayload calls: it creates the marker and returns the run's environment."""
+    from advdl.environments import make_env
+    from advdl.plugin_manager import get_registry
 
+    open(marker, "w").close()
+    env = make_env("advdl/QWorld-v0", get_registry())
+    env.reset(seed=0)
+    return env
+
+
+class TrustedPayload(Planted):
+    def __reduce__(self):
+        return make_and_touch, (self.marker,)
+
+
+def test_the_trust_switch_unpickles_the_snapshot_as_it_is(cli, unfinished_run, tmp_path, monkeypatch):
+    marker = tmp_path / "unpickled"
+    plant_env_snapshot(unfinished_run, [pickle.dumps(TrustedPayload(marker))])
     monkeypatch.setenv("ADVDL_TRUST_CHECKPOINTS", "1")
-    load_envs([pickle.dumps(Planted(tmp_path / "trusted"))], ())
-    assert (tmp_path / "trusted").exists()  # the switch is real: only for run folders you trust
+    result = cli("run", "--resume", unfinished_run, "--steps", 400, "--no-progress")
+    assert result.code == 0, str(result)
+    assert marker.exists() and "pickle format" not in result.err  # the switch is real: only for folders you trust
+
+
+def test_a_planted_environment_state_is_one_line_and_runs_nothing(cli, unfinished_run):
+    env = checkpoint.load(only_checkpoint(unfinished_run))["env"][0]
+    env["layers"][-1]["class"] = "os.system"
+    plant_env_snapshot(unfinished_run, [env])
+    assert_user_error(cli("run", "--resume", unfinished_run), "environment", "does not fit this run")
 
 
 def test_a_checkpoint_holds_no_pickle(unfinished_run):
-    """Arrays and bytes are npz members read with allow_pickle=False; the structure is JSON."""
+    """Arrays are npz members read with allow_pickle=False; the structure is JSON; the environments
+    are plain data (no bytes anywhere in them)."""
     path = only_checkpoint(unfinished_run)
     state = checkpoint.load(path)
-    assert isinstance(state["replay"] or state["agent"], dict) and isinstance(state["env"][0], bytes)
+    assert isinstance(state["replay"] or state["agent"], dict)
+    assert state["env"][0]["layers"][-1]["class"].endswith(".QWorldEnv")
+    assert not any(isinstance(v, bytes) for v in leaves(state["env"]))
     assert any(isinstance(v, np.ndarray) for v in state["agent"].values())
     assert b"\x80\x04" not in path.read_bytes()[:64]  # no pickle protocol header up front
     # a round trip keeps types: tuples, numpy scalars, big ints (RNG states), non-string keys
@@ -86,17 +121,16 @@ def test_a_checkpoint_holds_no_pickle(unfinished_run):
         checkpoint.encode({"object": object()})
 
 
-def test_safe_pickle_restores_environments_but_refuses_callables():
-    import gymnasium as gym
-
-    env = gym.make("CartPole-v1")
-    env.reset(seed=3)
-    restored = safe_pickle.loads(pickle.dumps(env))
-    assert np.array_equal(restored.unwrapped.state, env.unwrapped.state)
-    assert restored.step(0)[0].tolist() == env.step(0)[0].tolist()  # the RNG and the dynamics came along
-    for planted in (Planted("x"), np.memmap, eval, shutil.rmtree):
-        with pytest.raises(safe_pickle.UnsafePickleError):
-            safe_pickle.loads(pickle.dumps(planted))
+def leaves(value):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield k
+            yield from leaves(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from leaves(v)
+    else:
+        yield value
 
 
 def test_a_yaml_config_with_python_tags_is_refused(cli, unfinished_run, tmp_path):

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from advdl import AlgorithmSpec, ConfigError, hookimpl, option
+from advdl.config import MAX_WIDTH, check_between
 
 
 def _check_positive(config, ints=(), floats=()):
@@ -32,6 +33,7 @@ class AutoencoderConfig:
         _check_positive(self, ints=("latent_dim", "batch_size"), floats=("learning_rate",))
         if not self.filters or min(self.filters) < 1:
             raise ConfigError(f"filters must be a non-empty list of positive integers, got {self.filters}")
+        check_between(self, ("latent_dim", "filters"), 1, MAX_WIDTH)
         if self.noise_std < 0:
             raise ConfigError(f"noise_std must be >= 0, got {self.noise_std}")
 
@@ -65,6 +67,7 @@ class VAEConfig:
 
     def __post_init__(self):
         _check_positive(self, ints=("latent_dim", "hidden_units", "batch_size"), floats=("learning_rate", "beta"))
+        check_between(self, ("latent_dim", "hidden_units"), 1, MAX_WIDTH)
 
 
 @dataclass(frozen=True, kw_only=True)

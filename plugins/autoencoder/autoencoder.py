@@ -67,6 +67,10 @@ class Autoencoder(Model):
         if self.colorize and shape[-1] != 3:
             raise DataError(f"colorization learns grey -> colour from colour images; '{data_info.name}' is grey "
                             f"(try cifar10, tinted_mnist or colored_mnist)")
+        most = (max(shape[:2]) - 1).bit_length()  # stride-2 convolutions to 1x1; the decoder's doublings past it
+        if len(c.filters) > most:  # make images of 2**len(filters) pixels a side, cropped back
+            raise ConfigError(f"filters: {len(c.filters)} stride-2 convolutions halve {shape[0]}x{shape[1]} images "
+                              f"past one pixel; give at most {most}")
         self.corrupts = c.noise_std > 0
         self.test_metric_names = ("test_mse",) + (("input_mse",) if self.corrupts or self.colorize else ())
         tf, keras = import_tensorflow(seed=seed)

@@ -11,6 +11,8 @@ from gymnasium import spaces
 from advdl import Agent, CheckpointError, EnvSpaceError
 from advdl.backend import import_tensorflow
 from advdl.interfaces import ReplaySchedule
+from advdl.memory import check_networks, mlp_parameters
+from advdl.replay import check_buffer, check_sample, transition_bytes
 
 
 def build_q_network(obs_dim, n_actions, hidden_sizes, name):
@@ -47,8 +49,9 @@ class DQNAgent(Agent):
 
     def __init__(self, config, observation_space, action_space, *, seed, total_steps):
         super().__init__(config, observation_space, action_space, seed=seed, total_steps=total_steps)
-        tf, keras = import_tensorflow(seed=seed)
         obs_dim = int(np.prod(observation_space.shape))
+        self.check_memory(config, observation_space, action_space)
+        tf, keras = import_tensorflow(seed=seed)
         self.q = build_q_network(obs_dim, int(action_space.n), config.hidden_sizes, "q")
         self.target = build_q_network(obs_dim, int(action_space.n), config.hidden_sizes, "q_target")
         self.target.set_weights(self.q.get_weights())
@@ -60,6 +63,17 @@ class DQNAgent(Agent):
         self.rng = np.random.default_rng(seed)
         self.epsilon = config.exploration_initial_eps
         self._refresh_policy()
+
+    @staticmethod
+    def check_memory(c, observation_space, action_space):
+        """Before TensorFlow starts: the replay buffer, a training round's sample and the networks (online,
+        target, Adam's two slots, the numpy copy acting uses) must fit in memory."""
+        per = transition_bytes(observation_space.shape, observation_space.dtype)
+        check_buffer(c.buffer_size, per)
+        check_sample(c.gradient_steps, c.batch_size, per)
+        sizes = [int(np.prod(observation_space.shape)), *c.hidden_sizes, int(action_space.n)]
+        check_networks(mlp_parameters(sizes), 5, f"Q-networks of hidden_sizes {list(c.hidden_sizes)}",
+                       "; use smaller hidden_sizes")
 
     @classmethod
     def check_spaces(cls, observation_space, action_space):

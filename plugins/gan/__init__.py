@@ -4,6 +4,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from advdl import AlgorithmSpec, ConfigError, hookimpl, option
+from advdl.config import MAX_WIDTH, check_between
+
+MAX_CRITIC_STEPS = 100  # each is unrolled into the compiled step (WGAN: 5, and 100 in its first generator steps)
 
 PRECISION_HELP = ("bfloat16: Keras mixed_bfloat16 (bfloat16 arithmetic, float32 weights and losses); auto: bfloat16 "
                   "on a CPU with native bfloat16 instructions (avx512_bf16, AMX) and no GPU, float32 elsewhere.")
@@ -32,6 +35,8 @@ class GANConfig:
         for name in ("latent_dim", "batch_size", "critic_steps", "sample_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        check_between(self, ("latent_dim",), 1, MAX_WIDTH)
+        check_between(self, ("critic_steps",), 1, MAX_CRITIC_STEPS)
         for name in ("d_learning_rate", "g_learning_rate"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
@@ -82,6 +87,8 @@ class InfoGANConfig(GANConfig):
             raise ConfigError(f"discrete_codes must be at least 2, got {self.discrete_codes}")
         if self.continuous_codes < 0:
             raise ConfigError(f"continuous_codes must be >= 0, got {self.continuous_codes}")
+        check_between(self, ("discrete_codes",), 2, MAX_WIDTH)
+        check_between(self, ("continuous_codes",), 0, MAX_WIDTH)
         for name in ("code_std", "info_weight"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
@@ -113,6 +120,7 @@ class StackedGANConfig:
         for name in ("noise_dim", "feature_dim", "batch_size", "sample_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        check_between(self, ("noise_dim", "feature_dim"), 1, MAX_WIDTH)
         if self.encoder_steps < 0:
             raise ConfigError(f"encoder_steps must be >= 0, got {self.encoder_steps}")
         for name in ("noise_std", "encoder_learning_rate", "d_learning_rate", "g_learning_rate", "adversarial_weight"):
@@ -142,6 +150,7 @@ class CycleGANConfig:
         for name in ("batch_size", "filters", "sample_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        check_between(self, ("filters",), 1, MAX_WIDTH // 8)  # the U-Nets' widest layer has 8 x filters
         for name in ("d_learning_rate", "g_learning_rate"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")

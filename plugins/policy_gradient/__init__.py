@@ -5,6 +5,9 @@ from typing import Literal
 
 from advdl import AlgorithmSpec, ConfigError, hookimpl, option
 
+MAX_ENVS = 1024  # environments stepped side by side: Python objects stepped one by one (--vec async: a process each)
+MAX_LOG_STD = 20.0  # std from 2e-9 to 5e8; beyond 88, float32's exp overflows (NaN log-probabilities)
+
 
 @dataclass(frozen=True, kw_only=True)
 class PolicyConfig:
@@ -42,6 +45,8 @@ class PolicyConfig:
             raise ConfigError(f"sde_sample_freq must be >= 1 or -1, got {self.sde_sample_freq}")
         if not self.hidden_sizes or min(self.hidden_sizes) <= 0:
             raise ConfigError(f"hidden_sizes must be positive layer sizes, got {self.hidden_sizes}")
+        if not -MAX_LOG_STD <= self.log_std_init <= MAX_LOG_STD:
+            raise ConfigError(f"log_std_init must be in [-{MAX_LOG_STD:g}, {MAX_LOG_STD:g}], got {self.log_std_init}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,6 +62,9 @@ class A2CConfig(PolicyConfig):
         for name in ("n_envs", "n_steps"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.n_envs > MAX_ENVS:
+            raise ConfigError(f"n_envs must be at most {MAX_ENVS} (environments stepped side by side), "
+                              f"got {self.n_envs:,}")
         if not 0 <= self.gae_lambda <= 1:
             raise ConfigError(f"gae_lambda must be in [0, 1], got {self.gae_lambda}")
 

@@ -20,6 +20,7 @@ from gymnasium import spaces
 
 from advdl import Agent, CheckpointError, EnvSpaceError
 from advdl.backend import import_tensorflow
+from advdl.memory import check_networks, mlp_parameters
 
 ENCODER_SIZES = (256, 128, 32)  # the book's state encoder
 ENCODER_SAMPLES, ENCODER_EPOCHS = 20_000, 10
@@ -66,6 +67,7 @@ class PolicyGradientAgent(Agent):
 
     def __init__(self, config, observation_space, action_space, *, seed, total_steps):
         super().__init__(config, observation_space, action_space, seed=seed, total_steps=total_steps)
+        self.check_memory(config, observation_space, action_space)
         tf, keras = import_tensorflow(seed=seed)
         self.continuous = isinstance(action_space, spaces.Box)
         self.sde = config.sde and self.continuous
@@ -96,6 +98,16 @@ class PolicyGradientAgent(Agent):
         self.sde_noise, self.sde_steps = None, 0
         self.env_steps = 0
         self._refresh()
+
+    @staticmethod
+    def check_memory(c, observation_space, action_space):
+        """Before TensorFlow starts: the actor and the critic (their weights, two optimizer slots and the
+        numpy copies acting uses) must fit in memory."""
+        inputs = ENCODER_SIZES[-1] if c.state_encoder == "autoencoder" else int(np.prod(observation_space.shape))
+        outputs = int(np.prod(action_space.shape)) if isinstance(action_space, spaces.Box) else int(action_space.n)
+        weights = mlp_parameters([inputs, *c.hidden_sizes, outputs]) + mlp_parameters([inputs, *c.hidden_sizes, 1])
+        check_networks(weights, 4, f"an actor and a critic of hidden_sizes {list(c.hidden_sizes)}",
+                       "; use smaller hidden_sizes")
 
     def _mlp(self, keras, input_dim, n_out, out_gain, name):
         hidden = keras.initializers.Orthogonal(math.sqrt(2))

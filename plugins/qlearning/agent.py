@@ -9,6 +9,7 @@ import numpy as np
 from gymnasium import spaces
 
 from advdl import Agent, CheckpointError, EnvSpaceError
+from advdl.memory import check_fits
 
 
 class QLearningAgent(Agent):
@@ -18,6 +19,8 @@ class QLearningAgent(Agent):
 
     def __init__(self, config, observation_space, action_space, *, seed, total_steps):
         super().__init__(config, observation_space, action_space, seed=seed, total_steps=total_steps)
+        check_fits(2 * 8 * int(observation_space.n) * int(action_space.n),  # the table and a checkpoint's copy
+                   f"a Q-table of {observation_space.n:,} states x {action_space.n:,} actions")
         self.q = np.zeros((observation_space.n, action_space.n), dtype=np.float64)
         self.rng = np.random.default_rng(seed)
         self.epsilon = config.exploration_initial_eps

@@ -5,6 +5,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from advdl import AlgorithmSpec, ConfigError, hookimpl, option
+from advdl.config import MAX_DEPTH, MAX_WIDTH, check_between
+
+# integer settings of the networks (each where its config has it): sizes up to MAX_WIDTH, counts at least 1 (the
+# image size bounds conv_layers, kernel_size and dilation_rate: networks.check)
+WIDTHS = ("hidden_sizes", "filters", "units", "growth_rate")
+COUNTS = ("conv_layers", "kernel_size", "dilation_rate")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,6 +35,12 @@ class ClassifierConfig:
         for name in ("dropout",):
             if hasattr(self, name) and not 0 <= getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if getattr(self, "hidden_sizes", None) == ():
+            raise ConfigError("hidden_sizes must name at least one layer")
+        check_between(self, [name for name in WIDTHS if hasattr(self, name)], 1, MAX_WIDTH)
+        check_between(self, [name for name in COUNTS if hasattr(self, name)], 1)
+        if hasattr(self, "depth") and self.depth > MAX_DEPTH:
+            raise ConfigError(f"depth must be at most {MAX_DEPTH:,}, got {self.depth:,}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,6 +107,26 @@ class DenseNetConfig(ClassifierConfig):
             raise ConfigError(f"depth must be 6n+4 (e.g. 40, 100, 190), got {self.depth}")
         if not 0 < self.compression <= 1:
             raise ConfigError(f"compression must be in (0, 1], got {self.compression}")
+
+
+def check_image_shape(c, shape):
+    """Settings a network cannot have on images of ``shape``, found before anything is built."""
+    kind, (h, w), side = type(c).__name__, shape[:2], min(shape[:2])
+    if kind == "CNNConfig":
+        size = side
+        for i in range(c.conv_layers):  # valid convolutions, max pooling 2 between them
+            size = size - (c.kernel_size - 1) if i == 0 else size // 2 - (c.kernel_size - 1)
+            if size < 1:
+                raise ConfigError(f"conv_layers {c.conv_layers} of kernel_size {c.kernel_size} shrink {h}x{w} images "
+                                  f"to nothing at convolution {i + 1}; use fewer or smaller convolutions")
+    if kind == "YNetConfig":
+        if side >> c.conv_layers < 1:  # each block halves the images
+            raise ConfigError(f"conv_layers must be at most {side.bit_length() - 1} for {h}x{w} images (each block "
+                              f"halves them), got {c.conv_layers}")
+        if c.filters << (c.conv_layers - 1) > MAX_WIDTH:
+            raise ConfigError(f"filters {c.filters} doubled over {c.conv_layers} conv_layers exceed {MAX_WIDTH:,}")
+        if c.dilation_rate > side:
+            raise ConfigError(f"dilation_rate must be at most the image size ({side}), got {c.dilation_rate}")
 
 
 def mnist_preset(description, epochs, **hyperparameters):

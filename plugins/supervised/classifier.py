@@ -12,6 +12,8 @@ from advdl.backend import import_tensorflow
 from advdl.distribute import replica_gradients
 from advdl.plots import confusion_matrix
 
+from . import check_image_shape
+
 EVAL_BATCH = 1000
 BOOK_SCHEDULE = ((180, 0.5e-3), (160, 1e-3), (120, 1e-2), (80, 1e-1))  # (after epoch, factor)
 
@@ -28,6 +30,7 @@ class Classifier(Model):
 
     def __init__(self, config, data_info, *, seed, total_steps):
         super().__init__(config, data_info, seed=seed, total_steps=total_steps)
+        check_image_shape(config, data_info.image_shape)
         tf, keras = import_tensorflow(seed=seed)
         from .networks import build
 
