@@ -30,6 +30,7 @@ def test_dae_output_is_closer_to_the_clean_digit_than_its_input(tmp_path):
     assert (tmp_path / "noise_levels.png").is_file()
 
 
+@pytest.mark.slow  # a learning or multi-process run: the default suite stays under 8 minutes
 @pytest.mark.skipif(not (Path(SHARED_DATA) / "mnist").is_dir(), reason="the shared MNIST test set is not there")
 def test_colorization_learns_each_digits_colour(tmp_path):
     summary = run_algorithm("colorization", "tinted_mnist", tmp_path, epochs=3, data_dir=SHARED_DATA,
@@ -54,6 +55,7 @@ def trained_cvae(tmp_path_factory):
     return out, run_algorithm("cvae", "synthetic_mnist", out, epochs=4, batch_size=64)
 
 
+@pytest.mark.slow  # a learning or multi-process run: the default suite stays under 8 minutes
 def test_cvae_learns_and_generates_the_asked_labels(cli, trained_cvae, tmp_path):
     out, summary = trained_cvae
     history = summary["history"]
@@ -68,6 +70,7 @@ def test_cvae_learns_and_generates_the_asked_labels(cli, trained_cvae, tmp_path)
     assert scores["label_accuracy"] > 0.8
 
 
+@pytest.mark.slow  # a learning or multi-process run: the default suite stays under 8 minutes
 def test_larger_beta_trades_reconstruction_for_a_smaller_kl(tmp_path):
     # unconditional: on synthetic digits the label alone nearly fixes the image, and a conditional
     # model's KL collapses to about 0.005 whatever beta is
@@ -87,7 +90,8 @@ def test_vae_mlp_and_cnn_report_the_elbo_and_label_for_an_unconditional_vae_is_a
     assert_user_error(cli("sample", tmp_path / "mlp", "--label", 2, "--out", tmp_path / "x.png"), "unconditional")
 
 
-@pytest.mark.parametrize("name", ["dae", "cvae"])  # their RNGs: the corruption, the reparameterisation noise
+# their RNGs: the corruption, the reparameterisation noise
+@pytest.mark.parametrize("name", ["dae", pytest.param("cvae", marks=pytest.mark.slow)])
 def test_interrupted_runs_resume_exactly(tmp_path, name):
     from test_supervised import StopAtBatch, _same_history
 

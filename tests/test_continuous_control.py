@@ -87,6 +87,7 @@ def test_reward_normalisation_divides_by_the_discounted_return_std():
     assert scaled[-1, 0] == pytest.approx(10.0 / math.sqrt(var), rel=1e-3)
 
 
+@pytest.mark.slow  # a learning or multi-process run: the default suite stays under 8 minutes
 def test_saved_model_includes_encoder_and_normalisation(tmp_path):
     import keras
 

@@ -54,6 +54,7 @@ def test_same_seed_gives_identical_metrics(tmp_path, name, target, settings):
         assert records(tmp_path / "2")["episodes.csv"] != first["episodes.csv"]
 
 
+@pytest.mark.slow  # a learning or multi-process run: the default suite stays under 8 minutes
 def test_strict_determinism_in_fresh_processes(tmp_path):
     args = ("run", "cnn", "--data", "synthetic_mnist", "--epochs", 1, "--set", "log_interval=8",
             "--set", "augment_shift=0.1", "--deterministic", "--no-progress")

@@ -61,6 +61,7 @@ def free_ports(n):
     return ports
 
 
+@pytest.mark.slow  # a learning or multi-process run: the default suite stays under 8 minutes
 def test_two_local_workers_follow_the_single_device_run(tmp_path):
     single = train(tmp_path, "single", *MLP)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
@@ -80,6 +81,7 @@ def test_two_local_workers_follow_the_single_device_run(tmp_path):
     assert trajectory(chief, "loss") == pytest.approx(trajectory(single, "loss"), rel=1e-4)
 
 
+@pytest.mark.slow  # a learning or multi-process run: the default suite stays under 8 minutes
 def test_mirrored_autoencoder_follows_the_single_device_run_and_resumes_exactly(tmp_path):
     args = ("autoencoder", "--data", "synthetic_mnist", "--epochs", 2, "--set", "log_interval=4", "--no-progress",
             "--strategy")

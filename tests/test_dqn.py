@@ -94,6 +94,7 @@ def test_epsilon_schedules():
     assert book.epsilon == pytest.approx(0.1)
 
 
+@pytest.mark.slow  # a learning or multi-process run: the default suite stays under 8 minutes
 def test_dqn_default_preset_solves_cartpole(tmp_path):
     """The default CartPole-v1 preset: deterministic evaluation >= 475 within 50,000 steps."""
     summary = run_algorithm("dqn", "CartPole-v1", tmp_path)
@@ -112,6 +113,7 @@ def test_dqn_default_preset_solves_cartpole(tmp_path):
         evaluate_run(tmp_path, get_registry(), 1)
 
 
+@pytest.mark.slow  # a learning or multi-process run: the default suite stays under 8 minutes
 def test_ddqn_default_preset_solves_cartpole(tmp_path):
     summary = run_algorithm("ddqn", "CartPole-v1", tmp_path)
     assert summary["eval"]["mean"] >= 475

@@ -101,6 +101,7 @@ def test_label_for_an_unconditional_model_is_an_error(cli, tmp_path):
     assert_user_error(cli("sample", out, "--label", 1, "--out", tmp_path / "x.png"), "unconditional")
 
 
+@pytest.mark.slow  # a learning or multi-process run: the default suite stays under 8 minutes
 def test_interrupted_gan_resumes_exactly(tmp_path):
     from test_supervised import StopAtBatch, _same_history
 
@@ -233,6 +234,7 @@ def trained_infogan(tmp_path_factory):
     return out, run_algorithm("infogan", "synthetic_mnist", out, epochs=4, batch_size=32)  # 252 steps, 25 s
 
 
+@pytest.mark.slow  # a learning or multi-process run: the default suite stays under 8 minutes
 def test_infogan_generator_and_recognition_head_agree_on_the_codes(trained_infogan):
     """The mutual-information term works: after 252 steps Q reads the discrete code back from
     fresh fakes far above chance (the continuous codes take longer)."""
@@ -253,6 +255,7 @@ def test_infogan_generator_and_recognition_head_agree_on_the_codes(trained_infog
     assert summary["history"][-1]["info_loss"] < summary["history"][0]["info_loss"]
 
 
+@pytest.mark.slow  # a learning or multi-process run: the default suite stays under 8 minutes
 def test_infogan_sweeps_write_the_books_figures(cli, trained_infogan, tmp_path):
     from PIL import Image
 
@@ -302,6 +305,7 @@ def trained_stackedgan(tmp_path_factory):
                               d_learning_rate=4e-4, g_learning_rate=2e-4)
 
 
+@pytest.mark.slow  # a learning or multi-process run: the default suite stays under 8 minutes
 def test_stackedgan_trains_the_encoder_first_then_generates_the_asked_labels(trained_stackedgan):
     out, summary = trained_stackedgan
     history = summary["history"]
@@ -313,6 +317,7 @@ def test_stackedgan_trains_the_encoder_first_then_generates_the_asked_labels(tra
         p.name for p in out.iterdir()}
 
 
+@pytest.mark.slow  # a learning or multi-process run: the default suite stays under 8 minutes
 def test_stackedgan_samples_by_label_and_sweeps_each_noise_code(cli, trained_stackedgan, tmp_path):
     from PIL import Image
 
@@ -342,6 +347,7 @@ def test_stackedgan_sweep_holds_the_other_code_and_the_label():
     assert np.allclose(z0[4] - z0[3], z0[1] - z0[0])  # in a straight line
 
 
+@pytest.mark.slow  # a learning or multi-process run: the default suite stays under 8 minutes
 def test_interrupted_stackedgan_resumes_exactly_across_the_encoder_phase(tmp_path):
     from test_supervised import StopAtBatch, _same_history
 
@@ -382,6 +388,7 @@ def trained_cyclegan(tmp_path_factory):
                               batch_size=16, filters=8, sample_every=1)
 
 
+@pytest.mark.slow  # a learning or multi-process run: the default suite stays under 8 minutes
 def test_cyclegan_learns_to_cycle_between_domains_of_different_channels(trained_cyclegan):
     out, summary = trained_cyclegan
     first, last = summary["history"][0], summary["history"][-1]
@@ -392,6 +399,7 @@ def test_cyclegan_learns_to_cycle_between_domains_of_different_channels(trained_
     assert len(list((out / "samples").glob("epoch-*.png"))) == 2
 
 
+@pytest.mark.slow  # a learning or multi-process run: the default suite stays under 8 minutes
 def test_translate_writes_pairs_and_arrays(cli, trained_cyclegan, tmp_path):
     from PIL import Image
 

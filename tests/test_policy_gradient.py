@@ -148,11 +148,13 @@ def test_padding_an_episode_leaves_the_update_unchanged():
     np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow  # a learning or multi-process run: the default suite stays under 8 minutes
 def test_reinforce_baseline_preset_solves_cartpole(tmp_path):
     summary = run_algorithm("reinforce-baseline", "CartPole-v1", tmp_path)
     assert summary["eval"]["mean"] >= 195
 
 
+@pytest.mark.slow  # a learning or multi-process run: the default suite stays under 8 minutes
 def test_reinforce_learns_cartpole(tmp_path):
     summary = run_algorithm("reinforce", "CartPole-v1", tmp_path, steps=50_000, eval_interval=10_000)
     assert max(e["mean"] for e in summary["evaluations"]) >= 195  # random play: about 22
@@ -166,6 +168,7 @@ def test_reinforce_presets_reach_195_on_every_seed(tmp_path, algorithm, seed):
     assert summary["eval"]["mean"] >= 195
 
 
+@pytest.mark.slow  # a learning or multi-process run: the default suite stays under 8 minutes
 def test_actor_critic_learns_cartpole_online(tmp_path):
     summary = run_algorithm("actor-critic", "CartPole-v1", tmp_path, steps=30_000, eval_interval=10_000)
     assert max(e["mean"] for e in summary["evaluations"]) >= 195

@@ -40,7 +40,7 @@ from hypothesis import strategies as st
 
 from advdl.config import RunConfig, fields_of, run_config_class
 
-DEFAULT_EXAMPLES = {"set": 100, "config": 500, "names": 200, "grid": 500, "damage": 250, "extremes": 1000}
+DEFAULT_EXAMPLES = {"set": 100, "config": 500, "names": 200, "grid": 500, "damage": 120, "extremes": 1000}
 DEEP = int(os.environ.get("ADVDL_PROPERTY_EXAMPLES", "0") or 0)
 FRESH = os.environ.get("ADVDL_PROPERTY_RANDOM") == "1"  # other cases each run (a failure prints its example)
 CASES = Counter()  # examples tried per property (and the CLI invocations they made)

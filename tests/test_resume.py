@@ -118,6 +118,7 @@ def test_async_envs_give_the_sync_numbers_and_resume_exactly(tmp_path):
     assert_same_run(tmp_path / "sync", tmp_path / "full")
 
 
+@pytest.mark.slow  # a learning or multi-process run: the default suite stays under 8 minutes
 def test_ctrl_c_of_the_process_group_with_async_envs_checkpoints_and_resumes(tmp_path):
     """A terminal's Ctrl-C reaches the environment subprocesses too: they must leave it to the run."""
     out = tmp_path / "run"
@@ -187,7 +188,7 @@ def wait_for(predicate, timeout):
     return False
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [pytest.param(signal.SIGINT, marks=pytest.mark.slow), signal.SIGTERM])
 def test_signal_writes_a_checkpoint_and_the_cli_resumes(tmp_path, sig):
     out = tmp_path / "run"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")

@@ -128,7 +128,7 @@ def test_a_second_writer_is_refused_naming_the_first(run, tmp_path):
 def test_two_resumes_at_once_one_runs_the_other_is_refused(run):
     """Two real ``advdl run --resume`` of one folder at the same moment: one finishes, the other gets one
     line; the logs hold exactly the rows of one run."""
-    command = [sys.executable, "-m", "advdl", "run", "--resume", str(run), "--steps", 200_000, "--no-progress"]
+    command = [sys.executable, "-m", "advdl", "run", "--resume", str(run), "--steps", 100_000, "--no-progress"]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     procs = [subprocess.Popen(list(map(str, command)), cwd=run.parent, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
@@ -141,7 +141,7 @@ def test_two_resumes_at_once_one_runs_the_other_is_refused(run):
 
     with open(run / "metrics.csv", newline="") as fh:
         steps = [int(r["env_steps"]) for r in csv.DictReader(fh)]
-    assert steps == list(range(1000, 200_001, 1000))
+    assert steps == list(range(1000, 100_001, 1000))
 
 
 @pytest.mark.parametrize("planted", ["a user's file", "/"])

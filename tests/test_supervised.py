@@ -124,6 +124,7 @@ def _same_history(a, b):
     ("resnet", {"depth": 8, "lr_schedule": "constant", "batch_size": 64}),
     ("densenet", {"depth": 10, "dropout": 0.0, "lr_schedule": "constant", "optimizer": "adam", "learning_rate": 3e-3}),
 ])
+@pytest.mark.slow  # a learning or multi-process run: the default suite stays under 8 minutes
 def test_resnet_and_densenet_learn_synthetic_cifar(tmp_path, name, settings):
     # no augmentation: the synthetic classes are pixel patterns, not shift-invariant objects
     summary = run_algorithm(name, "synthetic_cifar", tmp_path, epochs=3, augment_shift=0.0, augment_flip=False,

@@ -82,6 +82,7 @@ def test_sweep_ranks_every_combination_over_its_seeds(swept, cli, tmp_path):
     assert config["steps"] == 20000
 
 
+@pytest.mark.slow  # a learning or multi-process run: the default suite stays under 8 minutes
 @needs_ray
 def test_sweep_continues_keeps_finished_trials_and_reranks(swept, tmp_path):
     out = tmp_path / "out"
@@ -136,6 +137,7 @@ def test_ctrl_c_stops_trials_with_a_checkpoint_and_the_rerun_resumes_them(tmp_pa
 
 
 @needs_ray
+@pytest.mark.slow  # 9 s: a third Ray start in the default run
 def test_a_failing_trial_is_reported_and_the_sweep_goes_on(tmp_path):
     out = tmp_path / "out"
     result = run_advdl("sweep", "qlearning", "--env", "FrozenLake-v1", "--steps", 2000, "--set", "final_eval_episodes=20",
