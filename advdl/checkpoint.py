@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import CheckpointError, RunFolderError
+from .memory import check_fits, format_bytes
 from .runfolder import open_regular
 
 MAGIC = b"ADVDL-CKPT-3\n"
@@ -89,13 +90,6 @@ def free_space_note(directory):
         return ""
 
 
-def format_bytes(n):
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-
-
 def remove_stale_temps(directory):
     """Delete the temp files other processes' write_atomic left in ``directory`` (a process killed
     mid-write); returns their names. They never count as checkpoints (list_checkpoints ignores them)."""
@@ -155,7 +149,7 @@ def load(path):
                 raise CheckpointError(f"checkpoint {path} is corrupt (not an advdl checkpoint)")
             if length < 0:
                 raise CheckpointError(f"checkpoint {path} is corrupt (truncated)")
-            check_fits(length, f"checkpoint {path}")
+            check_fits(length, f"checkpoint {path}", error=CheckpointError)
             digest, payload = fh.read(32), fh.read(length)
     except RunFolderError as exc:
         raise CheckpointError(f"cannot read checkpoint: {exc}") from None
@@ -167,15 +161,6 @@ def load(path):
         return decode(payload)
     except Exception as exc:
         raise CheckpointError(f"checkpoint {path} is corrupt ({type(exc).__name__}: {str(exc)[:120]})") from None
-
-
-def check_fits(nbytes, what):
-    """Refuse to read (or allocate) ``nbytes`` for ``what`` when the memory available is smaller."""
-    from .memory import available_bytes
-
-    free = available_bytes()
-    if free is not None and nbytes > free:
-        raise CheckpointError(f"{what} needs {format_bytes(nbytes)} of memory, {format_bytes(free)} is available")
 
 
 # -- the payload: JSON structure + npz arrays, no pickle --------------------------------------------

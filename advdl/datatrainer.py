@@ -15,7 +15,7 @@ import numpy as np
 from . import checkpoint
 from . import statecheck as sc
 from .errors import ConfigError
-from .runlog import CsvLog, Progress, TensorBoardWriter, report_lost_rows, truncate_csv
+from .runlog import CsvLog, Progress, TensorBoardWriter, counted_rows, recover_logs
 from .trainer import Interrupted, check_finite
 
 STATE_SCHEMA = {  # what load_checkpoint reads (the model's own part checks itself)
@@ -54,6 +54,7 @@ class DataTrainer:
         self.history = []  # one row per epoch
         self.log_rows = {}  # CSV log -> data rows it held at the checkpoint this run resumed from
         self._stop = False
+        self._logs_open = False
 
     def request_stop(self):
         self._stop = True
@@ -145,38 +146,40 @@ class DataTrainer:
 
     # -- files ---------------------------------------------------------------------------------
     def _open_logs(self):
-        d, rows = self.run_dir, {}
-        for name, key in LOGS:  # rows after the checkpoint come again
-            rows[name] = truncate_csv(d / name, key, self.step)
-            report_lost_rows(d / name, rows[name], self.log_rows.get(name), f"batch {self.step}")
+        d = self.run_dir
+        rows = recover_logs(d, LOGS, self.step, self.log_rows, f"batch {self.step}")  # later rows come again
         self.metrics_log = CsvLog(d / "metrics.csv", ("step", "epoch", "wall_seconds", *self.model.metric_names),
-                                  rows["metrics.csv"] or 0)
+                                  rows["metrics.csv"])
         self.epoch_log = CsvLog(d / "epochs.csv", ("epoch", "step", "wall_seconds", "images_per_second",
                                                    *self.model.metric_names, *self.model.test_metric_names),
-                                rows["epochs.csv"] or 0)
+                                rows["epochs.csv"])
         self.tensorboard = TensorBoardWriter(d / "tensorboard")
         self._logs_open = True
 
+    def _row_counts(self):
+        """The rows of each CSV log (what a checkpoint records, to tell a log cut short later)."""
+        if not self._logs_open:
+            return self.log_rows
+        return {"metrics.csv": self.metrics_log.rows, "epochs.csv": self.epoch_log.rows}
+
     def _close_logs(self):
+        self.log_rows = self._row_counts()
         self._logs_open = False
-        self.log_rows = {"metrics.csv": self.metrics_log.rows, "epochs.csv": self.epoch_log.rows}
         for log in (self.metrics_log, self.epoch_log, self.tensorboard):
             log.close()
 
     def save_checkpoint(self):
-        if getattr(self, "_logs_open", False):
+        if self._logs_open:
             for log in (self.metrics_log, self.epoch_log, self.tensorboard):
                 log.sync()  # the rows up to the checkpoint are on disk before it is
         state = {"step": self.step, "wall_seconds": self.wall_seconds(), "train_seconds": self.train_seconds,
                  "model": self.model.get_state(), "metric_sums": dict(self.metric_sums),
                  "metric_count": self.metric_count, "epoch_sums": dict(self.epoch_sums),
                  "epoch_count": self.epoch_count, "history": list(self.history),
-                 "log_rows": {"metrics.csv": self.metrics_log.rows, "epochs.csv": self.epoch_log.rows}
-                 if getattr(self, "_logs_open", False) else self.log_rows}
+                 "log_rows": self._row_counts()}
         return checkpoint.save(self.run_dir / "checkpoints", self.step, state)
 
     def load_checkpoint(self, state):
-        check_state(state, "to resume")
         if len(state["history"]) != min(state["step"], self.total_steps) // self.batches_per_epoch:
             raise ValueError(f"its {len(state['history'])} epoch rows do not fit step {state['step']} "
                              f"({self.batches_per_epoch} batches an epoch)")
@@ -186,5 +189,4 @@ class DataTrainer:
         self.metric_sums, self.metric_count = state["metric_sums"], state["metric_count"]
         self.epoch_sums, self.epoch_count = state["epoch_sums"], state["epoch_count"]
         self.history = state["history"]
-        rows = state.get("log_rows")  # None: a checkpoint of an advdl that did not count them
-        self.log_rows = {k: v for k, v in rows.items() if sc.count(v)} if isinstance(rows, dict) else {}
+        self.log_rows = counted_rows(state)

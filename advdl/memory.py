@@ -44,12 +44,13 @@ def format_bytes(n):
         n /= 1024
 
 
-def check_fits(nbytes, what, advice=""):
-    """Raise a ConfigError ``WHAT: N of memory needed, M available[ADVICE]`` if ``nbytes`` exceed the
-    memory available; nothing if they fit (or nothing says how much is available)."""
+def check_fits(nbytes, what, advice="", error=ConfigError):
+    """Raise ``error`` (a ConfigError: a setting asks for it) ``WHAT: N of memory needed, M
+    available[ADVICE]`` if ``nbytes`` exceed the memory available; nothing if they fit (or nothing says
+    how much is available)."""
     available = available_bytes()
     if available is not None and nbytes > available:
-        raise ConfigError(f"{what}: {format_bytes(nbytes)} of memory needed, {format_bytes(max(available, 0))} "
+        raise error(f"{what}: {format_bytes(nbytes)} of memory needed, {format_bytes(max(available, 0))} "
                           f"available{advice}")
 
 

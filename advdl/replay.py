@@ -33,7 +33,6 @@ class ReplayBuffer:
         self.capacity = capacity
         self.per_transition = transition_bytes(obs_shape, obs_dtype, action_shape, action_dtype)
         check_buffer(capacity, self.per_transition)  # before np.zeros: the kernel grants it lazily, then kills
-        self._sample_checked = 0
         self.obs = np.zeros((capacity, *obs_shape), dtype=obs_dtype)
         self.next_obs = np.zeros((capacity, *obs_shape), dtype=obs_dtype)
         self.actions = np.zeros((capacity, *action_shape), dtype=action_dtype)
@@ -54,9 +53,6 @@ class ReplayBuffer:
 
     def sample(self, rng, n_batches, batch_size):
         """``n_batches`` minibatches of ``batch_size``, drawn with replacement across batches."""
-        if n_batches * batch_size > self._sample_checked:  # once: a run's rounds keep their size
-            check_sample(n_batches, batch_size, self.per_transition)
-            self._sample_checked = n_batches * batch_size
         idx = rng.integers(0, self.size, size=(n_batches, batch_size))
         return ReplayBatch(self.obs[idx], self.actions[idx], self.rewards[idx],
                            self.next_obs[idx], self.terminated[idx])

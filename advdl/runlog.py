@@ -104,6 +104,23 @@ def truncate_csv(path, key, limit):
     return max(len(kept) - 1, 0)
 
 
+def recover_logs(run_dir, logs, limit, counted, unit):
+    """Each ``(name, key)`` log of ``run_dir`` cut back to the checkpoint (rows whose ``key`` is at most
+    ``limit``), with a line for rows lost since the checkpoint ``counted`` them; returns {name: rows}."""
+    rows = {}
+    for name, key in logs:
+        kept = truncate_csv(Path(run_dir) / name, key, limit)
+        report_lost_rows(Path(run_dir) / name, kept, counted.get(name), unit)
+        rows[name] = kept or 0
+    return rows
+
+
+def counted_rows(state):
+    """The CSV rows a checkpoint counted, by log (a checkpoint of an advdl that did not count them: none)."""
+    rows = state.get("log_rows")
+    return {k: v for k, v in rows.items() if type(v) is int and v >= 0} if isinstance(rows, dict) else {}
+
+
 def report_lost_rows(path, kept, expected, unit):
     """One line when a log holds fewer rows up to the checkpoint than the checkpoint counted (the file
     was cut short or edited): what was recovered and what was lost."""

@@ -18,9 +18,9 @@ from . import statecheck as sc
 from .errors import PluginError
 from .evaluation import PERIODIC, evaluate, stats
 from .interfaces import Transition
-from .replay import ReplayBuffer
+from .replay import ReplayBuffer, check_sample
 from .rollout import EpisodeBuffer, RolloutBuffer
-from .runlog import EPISODE_COLUMNS, CsvLog, Progress, TensorBoardWriter, report_lost_rows, truncate_csv
+from .runlog import EPISODE_COLUMNS, CsvLog, Progress, TensorBoardWriter, counted_rows, recover_logs
 from .vector import make_envs
 
 DATA_KINDS = ("replay", "transitions", "rollouts", "episodes")
@@ -93,6 +93,7 @@ class Trainer:
             schedule = agent.replay_schedule()
             self.replay = ReplayBuffer(schedule.buffer_size, obs_space.shape, obs_space.dtype,
                                        action_space.shape, action_space.dtype)
+            check_sample(schedule.gradient_steps, schedule.batch_size, self.replay.per_transition)
         elif agent.data == "rollouts":
             self.rollout = RolloutBuffer(agent.rollout_schedule().n_steps, self.n_envs, obs_space.shape,
                                          obs_space.dtype, action_space.shape, action_space.dtype)
@@ -262,23 +263,26 @@ class Trainer:
     def _open_logs(self):
         d = self.run_dir
         # rows written after the last checkpoint (a hard kill) would be repeated on resume
-        rows = {}
-        for name, key in LOGS:
-            rows[name] = truncate_csv(d / name, key, self.env_steps)
-            report_lost_rows(d / name, rows[name], self.log_rows.get(name), f"step {self.env_steps}")
+        rows = recover_logs(d, LOGS, self.env_steps, self.log_rows, f"step {self.env_steps}")
         columns = ("env_steps", "episodes", "wall_seconds", "steps_per_second", "return_mean",
                    "length_mean", *self.agent.metric_names)
-        self.metrics_log = CsvLog(d / "metrics.csv", columns, rows["metrics.csv"] or 0)
-        self.episode_log = CsvLog(d / "episodes.csv", EPISODE_COLUMNS, rows["episodes.csv"] or 0)
+        self.metrics_log = CsvLog(d / "metrics.csv", columns, rows["metrics.csv"])
+        self.episode_log = CsvLog(d / "episodes.csv", EPISODE_COLUMNS, rows["episodes.csv"])
         self.eval_log = CsvLog(d / "evaluations.csv", ("env_steps", "wall_seconds", "mean", "std", "episodes"),
-                               rows["evaluations.csv"] or 0)
+                               rows["evaluations.csv"])
         self.tensorboard = TensorBoardWriter(d / "tensorboard")
         self._logs_open = True
 
+    def _row_counts(self):
+        """The rows of each CSV log (what a checkpoint records, to tell a log cut short later)."""
+        if not self._logs_open:
+            return self.log_rows
+        return {"metrics.csv": self.metrics_log.rows, "episodes.csv": self.episode_log.rows,
+                "evaluations.csv": self.eval_log.rows}
+
     def _close_logs(self):
+        self.log_rows = self._row_counts()
         self._logs_open = False
-        self.log_rows = {"metrics.csv": self.metrics_log.rows, "episodes.csv": self.episode_log.rows,
-                         "evaluations.csv": self.eval_log.rows}
         for log in (self.metrics_log, self.episode_log, self.eval_log, self.tensorboard):
             log.close()
 
@@ -302,8 +306,7 @@ class Trainer:
             "metric_sums": dict(self.metric_sums), "metric_count": self.metric_count,
             "evaluations": list(self.evaluations), "solved_episode": self.solved_episode,
             "best": self.best, "eval_seconds": self.eval_seconds,
-            "log_rows": {"metrics.csv": self.metrics_log.rows, "episodes.csv": self.episode_log.rows,
-                         "evaluations.csv": self.eval_log.rows} if self._logs_open else self.log_rows,
+            "log_rows": self._row_counts(),
         }
         if self._logs_open:
             for log in (self.metrics_log, self.episode_log, self.eval_log, self.tensorboard):
@@ -311,7 +314,6 @@ class Trainer:
         return checkpoint.save(self.run_dir / "checkpoints", self.env_steps, state)
 
     def load_checkpoint(self, state):
-        check_state(state, "to resume")
         if any(len(state[k]) != self.n_envs for k in ("episode_return", "episode_length")):
             raise ValueError(f"its episode counters are for {len(state['episode_return'])} environments, "
                              f"this run steps {self.n_envs}")
@@ -336,8 +338,7 @@ class Trainer:
         self.evaluations = state["evaluations"]
         self.solved_episode = state["solved_episode"]
         self.best, self.eval_seconds = state["best"], state["eval_seconds"]
-        rows = state.get("log_rows")  # None: a checkpoint of an advdl that did not count them
-        self.log_rows = {k: v for k, v in rows.items() if sc.count(v)} if isinstance(rows, dict) else {}
+        self.log_rows = counted_rows(state)
 
     def restore_best(self):
         """With keep_best: load the agent state of the best periodic evaluation (ties: the latest)."""

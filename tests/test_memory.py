@@ -79,21 +79,15 @@ def test_a_replay_buffer_too_big_is_refused_before_numpy_allocates(available, no
         ReplayBuffer(10**12, (4,), np.float32)
 
 
-def test_a_replay_sample_too_big_is_refused_before_its_indices_are_drawn(available):
-    from advdl.replay import ReplayBuffer
+def test_a_replay_sample_too_big_is_refused(available):
+    """The Trainer checks a training round's sample once, before the run starts (the CLI tests show it)."""
+    from advdl.replay import check_sample, transition_bytes
 
     available(8 * GB)
-    buffer = ReplayBuffer(100, (4,), np.float32)
-    for _ in range(10):
-        buffer.add(np.zeros(4), 0, 1.0, np.zeros(4), False)
-
-    class NoDraws:
-        def integers(self, *args, **kwargs):
-            raise AssertionError("indices drawn before the memory check")
-
+    per = transition_bytes((4,), np.float32)
     with pytest.raises(ConfigError, match=r"gradient_steps x batch_size = 1,000,000,000,000,000 x 64 .* of memory needed"):
-        buffer.sample(NoDraws(), 10**15, 64)
-    assert buffer.sample(np.random.default_rng(0), 2, 3).obs.shape == (2, 3, 4)  # a sample that fits
+        check_sample(10**15, 64, per)
+    check_sample(2, 3, per)  # a sample that fits
 
 
 def test_a_rollout_too_big_is_refused_before_numpy_allocates(available, no_allocation):
@@ -104,7 +98,8 @@ def test_a_rollout_too_big_is_refused_before_numpy_allocates(available, no_alloc
         RolloutBuffer(10**9, 8, (4,), np.float32, (), np.int64)
 
 
-def test_agents_check_their_networks_and_buffers_before_tensorflow_starts(available):
+def test_agents_check_their_networks_before_tensorflow_starts(available):
+    """The networks: the agents' own (the replay buffer and the rollout: the core's buffers, above)."""
     from advdl_plugins.dqn import DQNConfig
     from advdl_plugins.dqn.agent import DQNAgent
     from advdl_plugins.policy_gradient import A2CConfig
@@ -115,11 +110,9 @@ def test_agents_check_their_networks_and_buffers_before_tensorflow_starts(availa
     DQNAgent.check_memory(DQNConfig(), box, two)  # the defaults fit
     with pytest.raises(ConfigError, match=r"Q-networks of hidden_sizes \[100000, 100000\] \(10,000,800,002 weights\)"):
         DQNAgent.check_memory(DQNConfig(hidden_sizes=(100_000, 100_000)), box, two)
-    with pytest.raises(ConfigError, match="buffer_size"):
-        DQNAgent.check_memory(DQNConfig(buffer_size=10**10, batch_size=64), box, two)
     A2CAgent.check_memory(A2CConfig(), box, two)
-    with pytest.raises(ConfigError, match="n_steps x n_envs"):
-        A2CAgent.check_memory(A2CConfig(n_steps=10**9), box, two)
+    with pytest.raises(ConfigError, match="an actor and a critic of hidden_sizes"):
+        A2CAgent.check_memory(A2CConfig(hidden_sizes=(100_000, 100_000)), box, two)
 
 
 def test_mlp_parameters():

@@ -12,7 +12,6 @@ from advdl import Agent, CheckpointError, EnvSpaceError
 from advdl.backend import import_tensorflow
 from advdl.interfaces import ReplaySchedule
 from advdl.memory import check_networks, mlp_parameters
-from advdl.replay import check_buffer, check_sample, transition_bytes
 
 
 def build_q_network(obs_dim, n_actions, hidden_sizes, name):
@@ -66,11 +65,8 @@ class DQNAgent(Agent):
 
     @staticmethod
     def check_memory(c, observation_space, action_space):
-        """Before TensorFlow starts: the replay buffer, a training round's sample and the networks (online,
-        target, Adam's two slots, the numpy copy acting uses) must fit in memory."""
-        per = transition_bytes(observation_space.shape, observation_space.dtype)
-        check_buffer(c.buffer_size, per)
-        check_sample(c.gradient_steps, c.batch_size, per)
+        """Before TensorFlow starts: the networks (online, target, Adam's two slots, the numpy copy acting
+        uses) must fit in memory (the Trainer checks the replay buffer and its samples)."""
         sizes = [int(np.prod(observation_space.shape)), *c.hidden_sizes, int(action_space.n)]
         check_networks(mlp_parameters(sizes), 5, f"Q-networks of hidden_sizes {list(c.hidden_sizes)}",
                        "; use smaller hidden_sizes")

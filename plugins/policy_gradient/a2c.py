@@ -11,7 +11,6 @@ XLA-compiled call.
 import numpy as np
 
 from advdl.interfaces import RolloutSchedule
-from advdl.rollout import check_rollout
 
 from .policies import PolicyGradientAgent, RunningMeanStd
 
@@ -36,12 +35,6 @@ class A2CAgent(PolicyGradientAgent):
         super().__init__(config, observation_space, action_space, seed=seed, total_steps=total_steps)
         self.reward_rms = RunningMeanStd(1) if config.normalize_reward else None
         self.discounted_return = np.zeros(config.n_envs)
-
-    @staticmethod
-    def check_memory(c, observation_space, action_space):
-        PolicyGradientAgent.check_memory(c, observation_space, action_space)
-        check_rollout(c.n_steps, c.n_envs, observation_space.shape, observation_space.dtype, action_space.shape,
-                      action_space.dtype)
 
     def rollout_schedule(self):
         return RolloutSchedule(self.config.n_envs, self.config.n_steps)
