@@ -3,10 +3,10 @@
 Importing this package is cheap (no TensorFlow, no numpy): plugins import it to register.
 """
 
-from .config import option
-from .errors import AdvdlError, CheckpointError, ConfigError, DataError, EnvSpaceError, PluginError
-from .hookspecs import hookimpl
-from .registry import AlgorithmSpec, DatasetSpec, EnvSpec
+from advdl.api.errors import AdvdlError, CheckpointError, ConfigError, DataError, EnvSpaceError, PluginError
+from advdl.api.hookspecs import hookimpl
+from advdl.loading.registry import AlgorithmSpec, DatasetSpec, EnvSpec
+from advdl.settings.config import option
 
 __version__ = "0.1.0"
 
@@ -18,7 +18,7 @@ __all__ = [
 
 def __getattr__(name):  # Agent and Model pull in numpy: import them on first use
     if name in ("Agent", "Model"):
-        from . import interfaces
+        from advdl.api import interfaces
 
         return getattr(interfaces, name)
     raise AttributeError(name)

@@ -1,3 +1,3 @@
-from .cli import main
+from advdl.commands.main import main
 
 main()

@@ -3,9 +3,9 @@
 import json
 from pathlib import Path
 
-from .config import resolve, run_keys
-from .plugin_manager import get_registry
-from .run import train
+from advdl.loading.manager import get_registry
+from advdl.runs.start import train
+from advdl.settings.config import resolve, run_keys
 
 
 def run_algorithm(name, target, out, *, steps=None, seed=0, preset=None, progress=False, callbacks=(),

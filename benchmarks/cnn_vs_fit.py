@@ -21,8 +21,8 @@ HERE = Path(__file__).resolve().parent
 
 FIT = r"""
 import json, sys, time
-from advdl.backend import import_tensorflow
-from advdl.data import mnist
+from advdl.api.backend import import_tensorflow
+from advdl.datasets.data import mnist
 from advdl_plugins.supervised import CNNConfig
 from advdl_plugins.supervised.networks import build
 epochs, data_dir = int(sys.argv[1]), sys.argv[2]

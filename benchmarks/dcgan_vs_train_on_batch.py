@@ -22,7 +22,7 @@ HERE = Path(__file__).resolve().parent
 ADVDL = r"""
 import json, sys, time
 import numpy as np
-from advdl.interfaces import DataInfo
+from advdl.api.interfaces import DataInfo
 from advdl_plugins.gan import GANConfig
 from advdl_plugins.gan.gan import GAN
 steps, precision = int(sys.argv[1]), sys.argv[2]
@@ -40,7 +40,7 @@ print(json.dumps({"images_per_second": 64 * steps / (time.perf_counter() - start
 BOOK = r"""
 import json, sys, time
 import numpy as np
-from advdl.backend import import_tensorflow
+from advdl.api.backend import import_tensorflow
 tf, keras = import_tensorflow(seed=0)
 from advdl_plugins.gan.gan import discriminator, generator
 steps = int(sys.argv[1])
@@ -84,7 +84,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=3, help="Alternating runs of each [3].")
     parser.add_argument("--out", default=str(HERE / "results"), help="Folder for dcgan_vs_train_on_batch.json.")
     args = parser.parse_args()
-    from advdl.backend import cpu_has_native_bfloat16
+    from advdl.api.backend import cpu_has_native_bfloat16
 
     default = "bfloat16" if cpu_has_native_bfloat16() else "float32"
     runs = {f"advdl dcgan (default: {default})": [], "advdl dcgan (float32)": [], "book style (train_on_batch)": []}

@@ -1,8 +1,8 @@
-"""advdl's evaluation protocol for an SB3 model: greedy episodes with seeds ``seed + i`` (advdl.baselines)."""
+"""advdl's evaluation protocol for an SB3 model: greedy episodes with seeds ``seed + i`` (advdl.experiments.baselines)."""
 
 import numpy as np
 
-from advdl.baselines import greedy_returns
+from advdl.experiments.baselines import greedy_returns
 
 
 def evaluate(model, episodes, seed, env_id="CartPole-v1", normalizer=None):

@@ -39,9 +39,9 @@ class BusyCartPole(gym.Wrapper):
 
 
 def run(env_id, vec, n_envs, steps, seed, env_kwargs=()):
-    from advdl.config import resolve
-    from advdl.plugin_manager import get_registry
-    from advdl.run import train
+    from advdl.loading.manager import get_registry
+    from advdl.runs.start import train
+    from advdl.settings.config import resolve
 
     registry = get_registry()
     spec = registry.algorithm("a2c")

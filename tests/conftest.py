@@ -45,12 +45,12 @@ def assert_user_error(result, *substrings):
 
 @pytest.fixture
 def cli(monkeypatch, capsys, tmp_path):
-    """Run ``advdl.cli.main(argv)`` in this process (cwd: tmp_path); returns a CliResult.
+    """Run ``advdl.commands.main.main(argv)`` in this process (cwd: tmp_path); returns a CliResult.
 
     An exception escaping ``main`` is what a user would see as a traceback: the test fails.
     """
-    from advdl.cli import main
-    from advdl.plugin_manager import get_registry
+    from advdl.commands.main import main
+    from advdl.loading.manager import get_registry
 
     for name in ADVDL_SWITCHES:
         monkeypatch.delenv(name, raising=False)

@@ -95,9 +95,9 @@ def test_vae_mlp_and_cnn_report_the_elbo_and_label_for_an_unconditional_vae_is_a
 def test_interrupted_runs_resume_exactly(tmp_path, name):
     from test_supervised import StopAtBatch, _same_history
 
-    from advdl.errors import RunInterrupted
-    from advdl.plugin_manager import get_registry
-    from advdl.run import resume
+    from advdl.api.errors import RunInterrupted
+    from advdl.loading.manager import get_registry
+    from advdl.runs.start import resume
 
     settings = dict(epochs=2, batch_size=100, log_interval=5)  # 20 steps per epoch
     full = run_algorithm(name, "synthetic_mnist", tmp_path / "full", **settings)

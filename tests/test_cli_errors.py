@@ -1,6 +1,6 @@
 """Every user mistake is one ``Error: ...`` line on stderr, a non-zero exit code, no traceback.
 
-Most tests call ``advdl.cli.main`` in-process (the ``cli`` fixture of conftest.py); an exception
+Most tests call ``advdl.commands.main.main`` in-process (the ``cli`` fixture of conftest.py); an exception
 escaping ``main`` fails the test, since a user would see it as a traceback. Validation happens before
 an agent is built, so these cases need no TensorFlow, except those of ``sample`` and ``score``: they load
 a tiny VAE (``vae_run``, trained once for the module).
@@ -290,7 +290,7 @@ def test_list_text(cli):
 # -- listing and help never import TensorFlow (a fresh interpreter per command) --------------------------
 NO_TF_PROBE = """
 import sys
-from advdl.cli import main
+from advdl.commands.main import main
 try:
     main(sys.argv[1:])
 except SystemExit as exc:
@@ -416,7 +416,7 @@ def test_max_episode_steps_env_kwarg_must_be_a_positive_integer(cli, value):
 @pytest.fixture
 def eight_gb(monkeypatch):
     """8 GB of memory available, whatever this machine has (the messages and limits do not depend on it)."""
-    from advdl import memory
+    from advdl.api import memory
 
     monkeypatch.setattr(memory, "available_bytes", lambda: 8 * 2**30)
 
@@ -533,7 +533,7 @@ class FakeTranslator:
 def test_translate_output_that_cannot_be_written(cli, monkeypatch, tmp_path, args, words):
     from types import SimpleNamespace
 
-    from advdl import run
+    from advdl.runs import start as run
 
     monkeypatch.setattr(run, "load_generative", lambda run_dir, registry: (
         SimpleNamespace(name="cyclegan"), None, FakeTranslator(), None))
@@ -591,7 +591,7 @@ def test_eval_record_caps_an_episode_without_a_time_limit(cli, monkeypatch, tmp_
     import imageio.v3 as iio
     import numpy as np
 
-    from advdl import evaluation
+    from advdl.rl import evaluation
 
     def step(self, action):  # never ends; each frame differs (a GIF merges equal frames)
         self.steps = getattr(self, "steps", 0) + 1

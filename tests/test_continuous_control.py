@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from gymnasium import spaces
 
-from advdl.errors import ConfigError, EnvSpaceError
+from advdl.api.errors import ConfigError, EnvSpaceError
 from advdl.testing import run_algorithm
 
 OBS_SPACE = spaces.Box(-1.0, 1.0, (3,), np.float32)
@@ -50,7 +50,7 @@ def test_sde_noise_is_held_for_sample_freq_steps():
 
 
 def test_sde_noise_is_redrawn_after_each_update_by_default():
-    from advdl.interfaces import RolloutBatch
+    from advdl.api.interfaces import RolloutBatch
 
     agent = make_agent(sde=True)
     obs = observations(1)
@@ -74,7 +74,7 @@ def test_running_observation_normalisation_learns_the_statistics():
 
 
 def test_reward_normalisation_divides_by_the_discounted_return_std():
-    from advdl.interfaces import RolloutBatch
+    from advdl.api.interfaces import RolloutBatch
 
     agent = make_agent(action_space=spaces.Discrete(2), normalize_reward=True, n_envs=1, gamma=0.5)
     rewards = np.full((4, 1), 10.0, np.float32)
@@ -120,7 +120,7 @@ def test_encoder_needs_a_bounded_observation_space_and_settings_are_checked():
 
 
 def test_learning_rate_decays_linearly_to_its_end_value():
-    from advdl.interfaces import RolloutBatch
+    from advdl.api.interfaces import RolloutBatch
 
     agent = make_agent(learning_rate=1e-3, learning_rate_end=1e-4, n_envs=1)  # total_steps=100
     obs = observations(1)

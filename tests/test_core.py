@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from advdl import checkpoint
-from advdl.config import coerce, parse_assignments
-from advdl.errors import CheckpointError, ConfigError, PluginError
-from advdl.replay import ReplayBuffer
+from advdl.api.errors import CheckpointError, ConfigError, PluginError
+from advdl.rl.replay import ReplayBuffer
+from advdl.runs import checkpoint
+from advdl.settings.config import coerce, parse_assignments
 
 
 def test_replay_buffer_is_a_ring_and_samples_stacked_minibatches():
@@ -84,9 +84,9 @@ def test_assignments_need_an_equals_sign():
 def test_trainer_rejects_a_data_kind_it_cannot_feed(tmp_path):
     import gymnasium as gym
 
-    from advdl.config import RunConfig
-    from advdl.interfaces import Agent
-    from advdl.trainer import Trainer
+    from advdl.api.interfaces import Agent
+    from advdl.rl.trainer import Trainer
+    from advdl.settings.config import RunConfig
 
     class TrajectoryAgent(Agent):
         data = "trajectories"

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from advdl import DatasetSpec, hookimpl
-from advdl.data import IDX_IMAGES, IDX_LABELS, load_dataset, read_idx
-from advdl.errors import DataError, UnknownNameError
-from advdl.plugin_manager import build_registry, get_registry
+from advdl.api.errors import DataError, UnknownNameError
+from advdl.datasets.data import IDX_IMAGES, IDX_LABELS, load_dataset, read_idx
+from advdl.loading.manager import build_registry, get_registry
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -103,12 +103,12 @@ def test_npz_with_the_keras_layout(tmp_path):
 
 
 def test_missing_dataset_says_where_it_looked_and_what_to_do(tmp_path, monkeypatch):
-    import advdl.backend
+    import advdl.api.backend
 
     def offline(*args, **kwargs):
         raise OSError("no internet")
 
-    monkeypatch.setattr(advdl.backend, "import_tensorflow", offline)  # keras.datasets' download fails here
+    monkeypatch.setattr(advdl.api.backend, "import_tensorflow", offline)  # keras.datasets' download fails here
     monkeypatch.delenv("ADVDL_DATA_DIR", raising=False)
     with pytest.raises(DataError) as error:
         load_dataset("fashion_mnist", get_registry(), tmp_path)
@@ -135,7 +135,7 @@ def test_a_plugin_registers_a_dataset(tmp_path):
     class Plugin:
         @hookimpl
         def advdl_register_datasets(self, register):
-            register(DatasetSpec(name="tiny", loader="advdl.data:synthetic_cifar", summary="test"))
+            register(DatasetSpec(name="tiny", loader="advdl.datasets.data:synthetic_cifar", summary="test"))
 
     registry = build_registry([Plugin()])
     assert load_dataset("tiny", registry).image_shape == (32, 32, 3)
@@ -175,7 +175,7 @@ def _svhn_arrays(n, seed):
 @pytest.mark.parametrize("compress", [False, True])
 def test_mat_reader_reads_what_scipy_writes(tmp_path, compress):
     scipy_io = pytest.importorskip("scipy.io")  # the reference writer (a test dependency only)
-    from advdl.data import read_mat
+    from advdl.datasets.data import read_mat
 
     x, y = _svhn_arrays(5, 0)
     odd = np.arange(6, dtype=np.int16).reshape(2, 3)  # column-major storage, a 2-byte type, a small element
@@ -204,7 +204,7 @@ def test_svhn_from_its_mat_files_with_label_10_as_0(tmp_path):
 
 
 def test_grey_and_resized_images():
-    from advdl.data import grey, resize_images
+    from advdl.datasets.data import grey, resize_images
 
     colour = np.array([[[[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255]]]], np.uint8)
     assert grey(colour).reshape(-1).tolist() == [76, 150, 29, 255]

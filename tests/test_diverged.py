@@ -9,10 +9,10 @@ import pytest
 from conftest import assert_user_error
 from test_resume import assert_same_run, rows, run_small
 
-from advdl import checkpoint
-from advdl.errors import TrainingDiverged
-from advdl.plugin_manager import get_registry
-from advdl.run import resume
+from advdl.api.errors import TrainingDiverged
+from advdl.loading.manager import get_registry
+from advdl.runs import checkpoint
+from advdl.runs.start import resume
 
 EXPLODING_MLP = ("run", "mlp", "--data", "synthetic_mnist", "--epochs", 1, "--optimizer", "sgd",
                  "--learning-rate", 1e12, "--no-progress")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from advdl.interfaces import ReplayBatch
+from advdl.api.interfaces import ReplayBatch
 from advdl.testing import run_algorithm
 
 
@@ -102,9 +102,9 @@ def test_dqn_default_preset_solves_cartpole(tmp_path):
     assert summary["eval"]["mean"] >= 475
     assert summary["first_eval_at_threshold"] is not None
     # the saved model evaluates to the reported number; a damaged one is a clear error
-    from advdl.errors import CheckpointError
-    from advdl.plugin_manager import get_registry
-    from advdl.run import evaluate_run
+    from advdl.api.errors import CheckpointError
+    from advdl.loading.manager import get_registry
+    from advdl.runs.start import evaluate_run
 
     final = {k: v for k, v in summary["eval"].items() if k != "returns"}  # the summary also keeps each return
     assert evaluate_run(tmp_path, get_registry(), 20) == final

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 from gymnasium import spaces
 
-from advdl import checkpoint, envstate
-from advdl.environments import make_env
-from advdl.errors import CheckpointError
-from advdl.plugin_manager import get_registry
-from advdl.vector import AsyncEnvs, SyncEnvs, restored_env
+from advdl.api.errors import CheckpointError
+from advdl.loading.manager import get_registry
+from advdl.rl import envstate
+from advdl.rl.environments import make_env
+from advdl.rl.vector import AsyncEnvs, SyncEnvs, restored_env
+from advdl.runs import checkpoint
 
 ENVS = [("CartPole-v1", {}), ("Acrobot-v1", {}), ("MountainCar-v0", {}), ("MountainCarContinuous-v0", {}),
         ("Pendulum-v1", {}), ("FrozenLake-v1", {"is_slippery": True}),

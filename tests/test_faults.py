@@ -34,11 +34,11 @@ import numpy as np
 import pytest
 from conftest import assert_user_error, subprocess_env
 
-from advdl import checkpoint
-from advdl.errors import RunFolderError
-from advdl.plugin_manager import get_registry
-from advdl.run import read_run, resume
-from advdl.runlog import truncate_csv
+from advdl.api.errors import RunFolderError
+from advdl.loading.manager import get_registry
+from advdl.runs import checkpoint
+from advdl.runs.logs import truncate_csv
+from advdl.runs.start import read_run, resume
 from advdl.testing import read_summary
 
 TEMP = re.compile(r"^\..+\.tmp-\d+$")
@@ -253,7 +253,7 @@ def test_generative_run_killed_at_random_moments_resumes_to_the_uninterrupted_nu
 
 # -- the pieces: atomic writes, temp files, torn CSV lines --------------------------------------------
 def failing_writes(after_bytes=10, error=errno.ENOSPC, match=".ckpt"):
-    """An ``open`` for advdl.checkpoint whose files named like ``match`` take ``after_bytes`` bytes, then
+    """An ``open`` for advdl.runs.checkpoint whose files named like ``match`` take ``after_bytes`` bytes, then
     fail the way a full disk does."""
 
     class Full:
@@ -293,7 +293,7 @@ def test_a_failed_atomic_write_keeps_the_old_file_and_leaves_no_temp_file(tmp_pa
 def test_stray_temp_files_are_not_checkpoints_and_a_resume_removes_them(tmp_path):
     from test_resume import StopAt, run_small
 
-    from advdl.errors import RunInterrupted
+    from advdl.api.errors import RunInterrupted
 
     with pytest.raises(RunInterrupted):
         run_small("qlearning", tmp_path, callbacks=[StopAt(1000)])
@@ -430,12 +430,12 @@ def test_a_full_disk_while_writing_the_logs_is_one_clear_line(tmp_path, monkeypa
     """The CSV logs meet the full disk first (a checkpoint syncs them): the same one line."""
     from test_resume import run_small
 
-    import advdl.runlog
+    import advdl.runs.logs
 
     def full(fd):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    real_sync, synced = advdl.runlog.CsvLog.sync, []
+    real_sync, synced = advdl.runs.logs.CsvLog.sync, []
 
     def sync(self):
         synced.append(self)
@@ -443,7 +443,7 @@ def test_a_full_disk_while_writing_the_logs_is_one_clear_line(tmp_path, monkeypa
             monkeypatch.setattr(os, "fsync", full)
         return real_sync(self)
 
-    monkeypatch.setattr(advdl.runlog.CsvLog, "sync", sync)
+    monkeypatch.setattr(advdl.runs.logs.CsvLog, "sync", sync)
     with pytest.raises(RunFolderError) as raised:
         run_small("qlearning", tmp_path)
     message = str(raised.value)

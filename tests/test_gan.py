@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import assert_user_error
 
-from advdl.scoring import classifier_score, frechet_distance, kernel_inception_distance
+from advdl.api.scoring import classifier_score, frechet_distance, kernel_inception_distance
 from advdl.testing import run_algorithm
 
 pytestmark = pytest.mark.usefixtures("scorer_cache")  # one scorer cache per session: each classifier trains once
@@ -55,10 +55,10 @@ def test_training_lowers_the_frechet_distance(trained_cgan):
 
 
 def _untrained_distance(run_dir):
-    from advdl.data import load_dataset
-    from advdl.plugin_manager import get_registry
-    from advdl.run import build_model, read_run
-    from advdl.scoring import scorer_for
+    from advdl.api.scoring import scorer_for
+    from advdl.datasets.data import load_dataset
+    from advdl.loading.manager import get_registry
+    from advdl.runs.start import build_model, read_run
 
     registry = get_registry()
     spec, run_config, algo_config = read_run(run_dir, registry)
@@ -105,9 +105,9 @@ def test_label_for_an_unconditional_model_is_an_error(cli, tmp_path):
 def test_interrupted_gan_resumes_exactly(tmp_path):
     from test_supervised import StopAtBatch, _same_history
 
-    from advdl.errors import RunInterrupted
-    from advdl.plugin_manager import get_registry
-    from advdl.run import resume
+    from advdl.api.errors import RunInterrupted
+    from advdl.loading.manager import get_registry
+    from advdl.runs.start import resume
 
     settings = dict(epochs=2, batch_size=100, log_interval=5)  # 20 steps per epoch of synthetic digits
     full = run_algorithm("dcgan", "synthetic_mnist", tmp_path / "full", **settings)
@@ -123,7 +123,7 @@ def test_gradient_penalty_of_a_linear_critic_is_the_closed_form():
     from advdl_plugins.gan import WGANConfig
     from advdl_plugins.gan.gan import GAN
 
-    from advdl.interfaces import DataInfo
+    from advdl.api.interfaces import DataInfo
 
     model = GAN(WGANConfig(gradient_penalty=10.0, clip_value=None), DataInfo("x", (28, 28, 1), 10), seed=0,
                 total_steps=1)
@@ -161,7 +161,7 @@ def test_a_step_runs_the_generator_once_per_critic_step_on_fresh_real_images(nam
     from advdl_plugins.gan import GANConfig, WGANConfig
     from advdl_plugins.gan.gan import GAN
 
-    from advdl.interfaces import DataInfo
+    from advdl.api.interfaces import DataInfo
 
     config = (WGANConfig if name == "wgan" else GANConfig)(batch_size=4)
     model = GAN(config, DataInfo("x", (28, 28, 1), 10), seed=0, total_steps=1)
@@ -184,7 +184,7 @@ def test_precision_sets_the_arithmetic_and_keeps_float32_outputs(precision, comp
     from advdl_plugins.gan import ACGANConfig
     from advdl_plugins.gan.gan import GAN
 
-    from advdl.interfaces import DataInfo
+    from advdl.api.interfaces import DataInfo
 
     model = GAN(ACGANConfig(precision=precision), DataInfo("x", (28, 28, 1), 10), seed=0, total_steps=1)
     convs = [layer for layer in model.generator.layers if isinstance(layer, keras.layers.Conv2DTranspose)]
@@ -216,7 +216,7 @@ def test_conditional_presets_reach_90_percent_label_accuracy(tmp_path, name):
 def test_code_agreement_finds_the_best_one_to_one_mapping():
     import itertools
 
-    from advdl.scoring import code_agreement
+    from advdl.api.scoring import code_agreement
 
     rng = np.random.default_rng(0)
     classes = rng.integers(0, 10, 500)
@@ -240,8 +240,8 @@ def test_infogan_generator_and_recognition_head_agree_on_the_codes(trained_infog
     fresh fakes far above chance (the continuous codes take longer)."""
     import keras
 
-    from advdl.plugin_manager import get_registry
-    from advdl.run import load_generative
+    from advdl.loading.manager import get_registry
+    from advdl.runs.start import load_generative
 
     out, summary = trained_infogan
 
@@ -335,7 +335,7 @@ def test_stackedgan_sweep_holds_the_other_code_and_the_label():
     from advdl_plugins.gan import StackedGANConfig
     from advdl_plugins.gan.stackedgan import StackedGAN
 
-    from advdl.interfaces import DataInfo
+    from advdl.api.interfaces import DataInfo
 
     model = StackedGAN(StackedGANConfig(), DataInfo("x", (28, 28, 1), 10), seed=0, total_steps=1)
     calls = []
@@ -351,9 +351,9 @@ def test_stackedgan_sweep_holds_the_other_code_and_the_label():
 def test_interrupted_stackedgan_resumes_exactly_across_the_encoder_phase(tmp_path):
     from test_supervised import StopAtBatch, _same_history
 
-    from advdl.errors import RunInterrupted
-    from advdl.plugin_manager import get_registry
-    from advdl.run import resume
+    from advdl.api.errors import RunInterrupted
+    from advdl.loading.manager import get_registry
+    from advdl.runs.start import resume
 
     settings = dict(epochs=2, batch_size=100, encoder_steps=15, log_interval=5)  # 20 steps per epoch
     full = run_algorithm("stackedgan", "synthetic_mnist", tmp_path / "full", **settings)
@@ -450,9 +450,9 @@ def test_domain_b_batches_cover_every_image_once_per_pass():
 def test_interrupted_cyclegan_resumes_to_float_rounding(tmp_path):
     from test_supervised import StopAtBatch
 
-    from advdl.errors import RunInterrupted
-    from advdl.plugin_manager import get_registry
-    from advdl.run import resume
+    from advdl.api.errors import RunInterrupted
+    from advdl.loading.manager import get_registry
+    from advdl.runs.start import resume
 
     settings = dict(epochs=2, batch_size=200, filters=8, log_interval=2, data_b="synthetic_mnist")  # 10 steps per epoch
     full = run_algorithm("cyclegan", "synthetic_mnist", tmp_path / "full", **settings)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from gymnasium import spaces
 
-from advdl import memory
-from advdl.errors import ConfigError
+from advdl.api import memory
+from advdl.api.errors import ConfigError
 
 GB = 2**30
 
@@ -25,7 +25,7 @@ def no_allocation(monkeypatch):
     """numpy's array makers fail the test if a check lets an allocation through."""
     def refuse(*args, **kwargs):
         raise AssertionError(f"allocated {args[:1]} before the memory check refused it")
-    for module in ("advdl.replay", "advdl.rollout"):
+    for module in ("advdl.rl.replay", "advdl.rl.rollout"):
         monkeypatch.setattr(f"{module}.np.zeros", refuse)
         monkeypatch.setattr(f"{module}.np.zeros_like", refuse)
 
@@ -71,7 +71,7 @@ def test_format_bytes():
 
 
 def test_a_replay_buffer_too_big_is_refused_before_numpy_allocates(available, no_allocation):
-    from advdl.replay import ReplayBuffer
+    from advdl.rl.replay import ReplayBuffer
 
     available(8 * GB)
     with pytest.raises(ConfigError, match=r"replay buffer of buffer_size 1,000,000,000,000 transitions \(48 bytes each\): "
@@ -81,7 +81,7 @@ def test_a_replay_buffer_too_big_is_refused_before_numpy_allocates(available, no
 
 def test_a_replay_sample_too_big_is_refused(available):
     """The Trainer checks a training round's sample once, before the run starts (the CLI tests show it)."""
-    from advdl.replay import check_sample, transition_bytes
+    from advdl.rl.replay import check_sample, transition_bytes
 
     available(8 * GB)
     per = transition_bytes((4,), np.float32)
@@ -91,7 +91,7 @@ def test_a_replay_sample_too_big_is_refused(available):
 
 
 def test_a_rollout_too_big_is_refused_before_numpy_allocates(available, no_allocation):
-    from advdl.rollout import RolloutBuffer
+    from advdl.rl.rollout import RolloutBuffer
 
     available(8 * GB)
     with pytest.raises(ConfigError, match=r"rollout of n_steps x n_envs = 1,000,000,000 x 8 steps: .* lower n_steps or n_envs"):
@@ -122,7 +122,7 @@ def test_mlp_parameters():
 def test_sample_counts(available):
     from types import SimpleNamespace
 
-    from advdl.run import MAX_GRID_IMAGES, check_sample_count
+    from advdl.runs.start import MAX_GRID_IMAGES, check_sample_count
 
     available(8 * GB)
     digits = SimpleNamespace(image_shape=(28, 28, 1))

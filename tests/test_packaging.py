@@ -115,7 +115,7 @@ def test_setup_cfg_entry_points(setup_cfg):
     entry_points = _pairs(setup_cfg["options.entry_points"]["advdl"])
     assert entry_points == BUILTIN_ENTRY_POINTS
     scripts = _pairs(setup_cfg["options.entry_points"]["console_scripts"])
-    assert scripts.get("advdl") == "advdl.cli:main"
+    assert scripts.get("advdl") == "advdl.commands.main:main"
 
 
 def test_installed_metadata_matches_setup_cfg(setup_cfg):

@@ -18,10 +18,11 @@ import pytest
 from conftest import ADVDL_SWITCHES, assert_user_error, make_distribution, run_advdl
 
 import advdl
-from advdl import AdvdlError, AlgorithmSpec, EnvSpec, PluginError, hookimpl, hookspecs, option
-from advdl.config import RunConfig
-from advdl.plugin_manager import build_registry
-from advdl.registry import plugin_call
+from advdl import AdvdlError, AlgorithmSpec, EnvSpec, PluginError, hookimpl, option
+from advdl.api import hookspecs
+from advdl.loading.manager import build_registry
+from advdl.loading.registry import plugin_call
+from advdl.settings.config import RunConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILTIN_ALGORITHMS = {"dqn", "ddqn", "qlearning", "a2c", "reinforce", "reinforce-baseline", "actor-critic",
@@ -652,11 +653,11 @@ class NoCallbacks:
 @pytest.fixture
 def run_with_callbacks(cli, monkeypatch, tmp_path):
     """Run a tiny Q-learning training through the CLI with extra callback plugins (no TensorFlow)."""
-    import advdl.plugin_manager
+    import advdl.loading.manager
 
     def run(plugins, *extra):
         reg = build_registry(extra_plugins=plugins)
-        monkeypatch.setattr(advdl.plugin_manager, "get_registry", lambda: reg)
+        monkeypatch.setattr(advdl.loading.manager, "get_registry", lambda: reg)
         out = tmp_path / "run"
         result = cli("run", "qlearning", "--env", "advdl/QWorld-v0", "--steps", "200", "--out", out,
                      "--no-progress", "--eval-interval", "100", "--set", "log_interval=50", *extra)
@@ -697,10 +698,10 @@ def test_callback_on_end_is_called(run_with_callbacks):
 
 
 def test_callback_base_class_named_by_the_hookspec_exists():
-    """The advdl_run_callbacks docstring points plugin authors at advdl.callbacks.Callback."""
+    """The advdl_run_callbacks docstring points plugin authors at advdl.api.callbacks.Callback."""
     import importlib
 
-    module = importlib.import_module("advdl.callbacks")
+    module = importlib.import_module("advdl.api.callbacks")
     for method in ("on_start", "on_episode_end", "on_log", "on_evaluation", "on_end"):
         assert callable(getattr(module.Callback, method, None)), method
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from gymnasium import spaces
 
-from advdl.errors import ConfigError, EnvSpaceError
-from advdl.interfaces import RolloutBatch
+from advdl.api.errors import ConfigError, EnvSpaceError
+from advdl.api.interfaces import RolloutBatch
 from advdl.testing import run_algorithm
 
 

@@ -4,7 +4,7 @@ Random ``--set KEY=VALUE`` assignments, random ``--grid`` values, random environ
 config files and random damage to real run folders (truncated, deleted, altered, swapped files)
 all end the same way: exit code 0, or one ``Error: ...`` line and a non-zero exit code, never a
 traceback. Every command runs in-process through the ``cli`` fixture (an exception escaping
-``advdl.cli.main`` fails the test). Runs are tabular Q-learning on the Q-world (no TensorFlow); the
+``advdl.commands.main.main`` fails the test). Runs are tabular Q-learning on the Q-world (no TensorFlow); the
 numeric extremes of every other algorithm's settings stop after validation, and a handful of the
 riskiest (sizes of buffers, networks, batches) run for real.
 
@@ -38,7 +38,7 @@ from conftest import assert_user_error
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from advdl.config import RunConfig, fields_of, run_config_class
+from advdl.settings.config import RunConfig, fields_of, run_config_class
 
 DEFAULT_EXAMPLES = {"set": 100, "config": 500, "names": 200, "grid": 500, "damage": 120, "extremes": 1000}
 DEEP = int(os.environ.get("ADVDL_PROPERTY_EXAMPLES", "0") or 0)
@@ -78,7 +78,7 @@ def no_lasting_side_effects(monkeypatch):
     """--set deterministic=true turns TensorFlow's oneDNN kernels off for the rest of the process (an
     environment variable and a flag, set before TensorFlow starts): undone after each test, so the
     tests after these run as they would without them."""
-    from advdl import backend
+    from advdl.api import backend
 
     if hasattr(backend, "_strict"):
         monkeypatch.setattr(backend, "_strict", backend._strict)
@@ -93,7 +93,8 @@ def no_lasting_side_effects(monkeypatch):
 def small_budget(monkeypatch):
     """Train at most MAX_STEPS steps and MAX_EPISODES evaluation episodes, whatever the settings say, and
     end an evaluation episode of an environment without a time limit after 2,000 steps (not 100,000)."""
-    from advdl import evaluation, run
+    from advdl.rl import evaluation
+    from advdl.runs import start as run
 
     monkeypatch.setattr(evaluation, "MAX_EPISODE_STEPS", 2000)
 
@@ -377,7 +378,7 @@ def test_random_config_files(cli, small_budget, monkeypatch, folders, document, 
 
 # -- damaged run folders ---------------------------------------------------------------------------------
 def _main(*argv):
-    from advdl.cli import main
+    from advdl.commands.main import main
 
     try:
         main([str(a) for a in argv])
@@ -389,10 +390,10 @@ def _main(*argv):
 def base_runs(tmp_path_factory):
     """Real Q-learning run folders, made once: finished, interrupted (checkpoint, no model), and a
     finished run on another environment (a Q-table of another shape, to swap files in from)."""
-    from advdl.config import resolve
-    from advdl.errors import RunInterrupted
-    from advdl.plugin_manager import get_registry
-    from advdl.run import train
+    from advdl.api.errors import RunInterrupted
+    from advdl.loading.manager import get_registry
+    from advdl.runs.start import train
+    from advdl.settings.config import resolve
 
     root = tmp_path_factory.mktemp("base-runs")
     _main("run", "qlearning", *QWORLD, "--steps", 300, "--checkpoint-interval", 100, "--out", root / "finished",
@@ -433,8 +434,8 @@ def _pick(folder, index):
 
 def _mutate_state(path, where, value):
     """Rewrite a checkpoint (valid checksum) with one entry of its state deleted or replaced."""
-    from advdl import checkpoint
-    from advdl.errors import CheckpointError
+    from advdl.api.errors import CheckpointError
+    from advdl.runs import checkpoint
 
     try:
         state = checkpoint.load(path)
@@ -489,7 +490,7 @@ CANARY = b"a file outside the run folder: never written, never deleted\n"
 
 
 def apply_damage(folder, lake, kind, where, what):
-    from advdl import checkpoint
+    from advdl.runs import checkpoint
 
     checkpoints = [p for p in checkpoint.list_checkpoints(folder / "checkpoints") if _regular(p)]
     fixed = {"config": "config.yaml", "summary": "summary.json", "csv": where}.get(kind)
@@ -624,7 +625,7 @@ def test_resume_with_damaged_log_rows(cli, small_budget, base_runs, tmp_path):
 @pytest.mark.parametrize("entry", ["env_steps", "metric_sums", "recent_returns", "agent"])
 def test_resume_from_a_checkpoint_missing_an_entry(cli, base_runs, tmp_path, entry):
     """A checkpoint with a valid checksum written by another advdl version (an entry missing): was a KeyError."""
-    from advdl import checkpoint
+    from advdl.runs import checkpoint
 
     folder = _finished_copy(base_runs, tmp_path)
     newest, *older = reversed(checkpoint.list_checkpoints(folder / "checkpoints"))
@@ -654,7 +655,7 @@ def test_a_range_of_a_trillion_seeds(cli, monkeypatch, command):
 
 def test_resume_from_another_environments_checkpoint(cli, base_runs, tmp_path):
     """FrozenLake's Q-table (16 x 4) in a Q-world run (6 x 4) was loaded without a word, and trained on."""
-    from advdl import checkpoint
+    from advdl.runs import checkpoint
 
     folder = _finished_copy(base_runs, tmp_path)
     shutil.copyfile(checkpoint.list_checkpoints(base_runs / "lake" / "checkpoints")[-1],
@@ -691,7 +692,7 @@ def _number_kind(tp):
 def numeric_settings():
     """(algorithm, family, setting, kind) for every number setting (hyperparameter or run setting) of every
     algorithm the plugins register."""
-    from advdl.plugin_manager import get_registry
+    from advdl.loading.manager import get_registry
 
     out = []
     for name, spec in sorted(get_registry().algorithms.items()):

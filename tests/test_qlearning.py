@@ -59,8 +59,8 @@ def test_frozenlake_slippery_goal_rate_at_least_70_percent(tmp_path):
 def test_is_slippery_really_reaches_the_env():
     import gymnasium as gym
 
-    from advdl.environments import make_env
-    from advdl.plugin_manager import get_registry
+    from advdl.loading.manager import get_registry
+    from advdl.rl.environments import make_env
 
     env = make_env("FrozenLake-v1", get_registry(), {"is_slippery": False})
     env.reset(seed=0)

@@ -11,10 +11,10 @@ import time
 import numpy as np
 import pytest
 
-from advdl import checkpoint
-from advdl.errors import RunInterrupted
-from advdl.plugin_manager import get_registry
-from advdl.run import resume
+from advdl.api.errors import RunInterrupted
+from advdl.loading.manager import get_registry
+from advdl.runs import checkpoint
+from advdl.runs.start import resume
 from advdl.testing import read_summary
 
 SMALL_DQN = dict(steps=3000, hidden_sizes=(32, 32), learning_starts=300, train_freq=50, gradient_steps=8,
@@ -24,8 +24,8 @@ RUN_SETTINGS = ("eval_interval=1000", "checkpoint_interval=1000", "log_interval=
 
 def run_small(name, out, callbacks=(), seed=0, env=None, vec="sync", **hyperparameters):
     """A few-second run: DQN with a small network on CartPole, or Q-learning on the Q-world."""
-    from advdl.config import resolve
-    from advdl.run import train
+    from advdl.runs.start import train
+    from advdl.settings.config import resolve
 
     registry = get_registry()
     spec = registry.algorithm(name)
@@ -159,7 +159,7 @@ def test_tabular_qlearning_resumes_exactly(tmp_path):
 
 
 def test_resume_of_a_finished_run_asks_for_more_steps(tmp_path):
-    from advdl.errors import CheckpointError
+    from advdl.api.errors import CheckpointError
 
     run_small("qlearning", tmp_path)
     with pytest.raises(CheckpointError, match="--steps"):
@@ -169,7 +169,7 @@ def test_resume_of_a_finished_run_asks_for_more_steps(tmp_path):
 
 
 def test_run_stopped_during_its_final_evaluation_resumes_into_it(tmp_path):
-    from advdl.errors import CheckpointError
+    from advdl.api.errors import CheckpointError
 
     run_small("qlearning", tmp_path)
     summary = read_summary(tmp_path)
@@ -219,7 +219,7 @@ def test_signal_writes_a_checkpoint_and_the_cli_resumes(tmp_path, sig):
 
 
 def test_corrupt_checkpoint_is_reported(tmp_path):
-    from advdl.errors import CheckpointError
+    from advdl.api.errors import CheckpointError
 
     with pytest.raises(RunInterrupted):
         run_small("qlearning", tmp_path, callbacks=[StopAt(1000)])

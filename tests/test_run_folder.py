@@ -6,7 +6,7 @@ import json
 import imageio.v2 as imageio
 import yaml
 
-from advdl.cli import main
+from advdl.commands.main import main
 
 
 def run_cli(*argv):

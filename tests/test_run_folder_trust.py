@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from conftest import assert_user_error, run_advdl
 
-from advdl import checkpoint
+from advdl.runs import checkpoint
 
 QWORLD = ("qlearning", "--env", "advdl/QWorld-v0")
 
@@ -92,7 +92,7 @@ def test_a_fifo_in_place_of_a_log_does_not_hang_the_resume(run):
 
 
 def test_a_checkpoint_that_is_a_device_or_endless_is_never_read(tmp_path, run):
-    from advdl.runfolder import read_bytes
+    from advdl.runs.folder import read_bytes
 
     with pytest.raises(Exception, match="not a regular file|character device"):
         read_bytes("/dev/zero")
@@ -112,7 +112,7 @@ def test_a_second_writer_is_refused_naming_the_first(run, tmp_path):
     """The lock is held by another process (here a small Python that takes it and waits); then that
     process is killed with SIGKILL and the kernel's release lets the resume through."""
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from advdl.runfolder import lock\n"
+        "import sys, time; from advdl.runs.folder import lock\n"
         f"with lock({str(run)!r}):\n    print('locked', flush=True); time.sleep(60)\n")],
         stdout=subprocess.PIPE, text=True)
     try:

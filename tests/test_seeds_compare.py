@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from conftest import assert_user_error
 
-from advdl.seeds import parse_seeds
-from advdl.stats import bootstrap_interval, describe, iqm
+from advdl.experiments.seeds import parse_seeds
+from advdl.experiments.stats import bootstrap_interval, describe, iqm
 
 
 def test_seed_lists_and_ranges():
@@ -55,9 +55,9 @@ def test_compare_names_the_missing_extra(cli, monkeypatch):
 
 
 def test_sb3_settings_mirror_advdl_settings():
-    from advdl.compare import counterpart, sb3_settings
-    from advdl.config import resolve
-    from advdl.plugin_manager import get_registry
+    from advdl.experiments.compare import counterpart, sb3_settings
+    from advdl.loading.manager import get_registry
+    from advdl.settings.config import resolve
 
     registry = get_registry()
     spec = registry.algorithm("ddqn")

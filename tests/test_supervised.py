@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from advdl.errors import ConfigError, RunInterrupted
-from advdl.plugin_manager import get_registry
-from advdl.run import resume
+from advdl.api.errors import ConfigError, RunInterrupted
+from advdl.loading.manager import get_registry
+from advdl.runs.start import resume
 from advdl.testing import run_algorithm
 
 
@@ -64,7 +64,7 @@ def test_shift_augmentation_moves_each_image_by_its_own_offset():
     from advdl_plugins.supervised import CNNConfig
     from advdl_plugins.supervised.classifier import Classifier
 
-    from advdl.interfaces import DataInfo
+    from advdl.api.interfaces import DataInfo
 
     model = Classifier(CNNConfig(augment_shift=0.1, augment_flip=True), DataInfo("x", (28, 28, 1), 10),
                        seed=0, total_steps=1)
@@ -78,7 +78,7 @@ def test_shift_augmentation_moves_each_image_by_its_own_offset():
 
 
 def test_mlp_learns_synthetic_digits_and_writes_the_run_folder(tmp_path, capsys):
-    from advdl.cli import main
+    from advdl.commands.main import main
 
     summary = run_algorithm("mlp", "synthetic_mnist", tmp_path / "run", epochs=2)
     assert summary["test_accuracy"] >= 0.9 and summary["parameters"] == 269_322  # chance: 0.1
@@ -135,7 +135,7 @@ def test_resnet_and_densenet_learn_synthetic_cifar(tmp_path, name, settings):
 
 
 def test_bad_dataset_names_and_missing_data_are_one_line_errors(tmp_path, capsys):
-    from advdl.cli import main
+    from advdl.commands.main import main
 
     for argv, expected in ((["run", "cnn", "--data", "mnsit"], "Did you mean 'mnist'"),
                            (["run", "cnn"], "no dataset given"),

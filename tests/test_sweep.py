@@ -153,10 +153,10 @@ def test_a_failing_trial_is_reported_and_the_sweep_goes_on(tmp_path):
 
 
 def test_every_trial_failing_is_an_error_and_none_finished_an_interruption(tmp_path):
-    from advdl.errors import RunInterrupted
-    from advdl.plugin_manager import get_registry
-    from advdl.sweep import plan
-    from advdl.sweep_results import rank
+    from advdl.api.errors import RunInterrupted
+    from advdl.experiments.results import rank
+    from advdl.experiments.sweep import plan
+    from advdl.loading.manager import get_registry
 
     registry = get_registry()
     sweep = plan(registry.algorithm("qlearning"), registry, env="FrozenLake-v1", grid=["gamma=0.9,0.99"],
@@ -213,7 +213,7 @@ def test_missing_ray_names_the_extra(cli, monkeypatch, tmp_path):
 
 
 def test_a_run_stopped_before_its_first_checkpoint_starts_again(tmp_path):
-    from advdl.seeds import seed_command
+    from advdl.experiments.seeds import seed_command
 
     folder = tmp_path / "seed-3"
     folder.mkdir()
@@ -231,7 +231,7 @@ def test_a_run_stopped_before_its_first_checkpoint_starts_again(tmp_path):
 
 NO_HEAVY_PROBE = """
 import sys
-from advdl.cli import main
+from advdl.commands.main import main
 try:
     main(sys.argv[1:])
 except SystemExit:

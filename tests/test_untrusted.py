@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from conftest import assert_user_error
 
-from advdl import checkpoint
+from advdl.runs import checkpoint
 
 
 class Planted:
@@ -73,8 +73,8 @@ def test_a_planted_pickle_snapshot_is_not_unpickled_and_the_episodes_restart(cli
 
 def make_and_touch(marker):
     """What unpickling TrustedPayload calls: it creates the marker and returns the run's environment."""
-    from advdl.environments import make_env
-    from advdl.plugin_manager import get_registry
+    from advdl.loading.manager import get_registry
+    from advdl.rl.environments import make_env
 
     open(marker, "w").close()
     env = make_env("advdl/QWorld-v0", get_registry())

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from advdl import AlgorithmSpec, ConfigError, hookimpl, option
-from advdl.config import MAX_WIDTH, check_between
+from advdl.settings.config import MAX_WIDTH, check_between
 
 
 def _check_positive(config, ints=(), floats=()):

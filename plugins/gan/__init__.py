@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from advdl import AlgorithmSpec, ConfigError, hookimpl, option
-from advdl.config import MAX_WIDTH, check_between
+from advdl.settings.config import MAX_WIDTH, check_between
 
 MAX_CRITIC_STEPS = 100  # each is unrolled into the compiled step (WGAN: 5, and 100 in its first generator steps)
 

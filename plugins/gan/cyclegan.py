@@ -14,8 +14,8 @@ unpaired batches itself, in an order fixed by the seed and the number of images 
 import numpy as np
 
 from advdl import ConfigError, DataError
-from advdl.backend import load_weights
-from advdl.data import resize_images
+from advdl.api.backend import load_weights
+from advdl.datasets.data import resize_images
 
 from .gan import GAN, GRID
 
@@ -90,7 +90,7 @@ class CycleGAN(GAN):
         pass  # any image size: the U-Net pads to a multiple of 8
 
     def __init__(self, config, data_info, *, seed, total_steps, domain_b):  # not GAN's: other networks, shared methods
-        from advdl.backend import import_tensorflow, use_bfloat16
+        from advdl.api.backend import import_tensorflow, use_bfloat16
 
         self.config, self.data_info, self.seed, self.total_steps = config, data_info, seed, total_steps
         c, shape_a = config, tuple(data_info.image_shape)
@@ -210,8 +210,8 @@ class CycleGAN(GAN):
                   "cycle_error_b": float(np.mean(np.abs(self.translated("a2b", to_a) - b / 255.0)))}
         if self.scorer is None:
             return result
-        from advdl.plugin_manager import get_registry
-        from advdl.scoring import score, scorer_for
+        from advdl.api.scoring import score, scorer_for
+        from advdl.loading.manager import get_registry
 
         if self.scorer_b is None:
             self.scorer_b = scorer_for(self.domain_b, get_registry())
@@ -234,7 +234,7 @@ class CycleGAN(GAN):
 
     def write_grid(self, path):
         """Ten held-out images of each domain: source, translation and reconstruction rows."""
-        from advdl.plots import as_rgb, image_grid
+        from advdl.api.plots import as_rgb, image_grid
 
         path.parent.mkdir(parents=True, exist_ok=True)
         rows = []

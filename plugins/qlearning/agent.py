@@ -9,7 +9,7 @@ import numpy as np
 from gymnasium import spaces
 
 from advdl import Agent, CheckpointError, EnvSpaceError
-from advdl.memory import check_fits
+from advdl.api.memory import check_fits
 
 
 class QLearningAgent(Agent):

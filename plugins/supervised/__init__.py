@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from advdl import AlgorithmSpec, ConfigError, hookimpl, option
-from advdl.config import MAX_DEPTH, MAX_WIDTH, check_between
+from advdl.settings.config import MAX_DEPTH, MAX_WIDTH, check_between
 
 # integer settings of the networks (each where its config has it): sizes up to MAX_WIDTH, counts at least 1 (the
 # image size bounds conv_layers, kernel_size and dilation_rate: networks.check)

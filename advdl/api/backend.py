@@ -1,0 +1,121 @@
+"""Importing TensorFlow for plugins: once, quietly.
+
+TensorFlow's native start-up messages (oneDNN notices, CUDA probes on a CPU machine) ignore
+TF_CPP_MIN_LOG_LEVEL in current releases and bury a run's output. ``import_tensorflow()`` sends
+the process's native stderr to /dev/null while TensorFlow loads and probes its devices; Python
+exceptions still propagate with their messages. ``ADVDL_TF_LOGS=1`` keeps the messages.
+"""
+
+import os
+import sys
+from contextlib import contextmanager
+
+
+@contextmanager
+def _native_stderr_silenced():
+    if os.environ.get("ADVDL_TF_LOGS") == "1":
+        yield
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+_strict = False  # --deterministic asked before TensorFlow started
+
+
+def request_strict_determinism():
+    """``--deterministic``: beyond TensorFlow's deterministic ops (always on with a seed), turn off
+    oneDNN's custom CPU kernels and run TensorFlow's ops on one thread, so that not even thread
+    scheduling can change a float. Both must be set before TensorFlow starts: returns False (and
+    changes nothing) if it already has in this process."""
+    global _strict
+    if "tensorflow" in sys.modules:
+        return False
+    os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
+    _strict = True
+    return True
+
+
+def import_tensorflow(seed=None, setup=None):
+    """Return ``(tensorflow, keras)``, imported with TensorFlow's start-up noise silenced.
+
+    With ``seed``: seed Python, numpy and TensorFlow and make TensorFlow's ops deterministic, so
+    the same seed gives the same numbers on the same machine. ``setup(tf)`` runs once, before
+    TensorFlow initialises its devices (logical devices, a multi-worker strategy), if this call
+    is the first to import TensorFlow.
+    """
+    if "tensorflow" not in sys.modules:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        with _native_stderr_silenced():
+            import tensorflow as tf
+
+            if _strict:
+                tf.config.threading.set_intra_op_parallelism_threads(1)
+                tf.config.threading.set_inter_op_parallelism_threads(1)
+            if setup is not None:
+                setup(tf)
+            tf.config.list_physical_devices()
+            tf.constant(0.0).numpy()  # the first op initialises the devices (and their messages)
+    import keras
+    import tensorflow as tf
+
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+        tf.config.experimental.enable_op_determinism()
+    return tf, keras
+
+
+def cpu_has_native_bfloat16():
+    """True on a Linux CPU with bfloat16 dot-product instructions (AVX512_BF16 or AMX)."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            flags = next((line for line in cpuinfo if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def use_bfloat16(precision):
+    """Resolve a ``precision`` setting (auto, float32, bfloat16) to whether to compute in bfloat16."""
+    if precision != "auto":
+        return precision == "bfloat16"
+    import tensorflow as tf
+
+    return cpu_has_native_bfloat16() and not tf.config.list_physical_devices("GPU")
+
+
+def load_weights(network, path):
+    """Set a Keras model's weights to those of the ``.keras`` file ``path`` (a CheckpointError if it cannot)."""
+    import keras
+
+    from advdl.api.errors import CheckpointError
+
+    try:
+        network.set_weights(keras.models.load_model(path, compile=False, safe_mode=True).get_weights())
+    except Exception as exc:
+        raise CheckpointError(f"cannot load model {path}: {type(exc).__name__}: {str(exc)[:200]}") from None
+
+
+def _variables(part):
+    import tensorflow as tf
+
+    return [part.state] if isinstance(part, tf.random.Generator) else part.variables
+
+
+def variables_state(parts):
+    """{name: [numpy values]} of Keras models, optimizers and tf.random.Generators, for a checkpoint."""
+    return {name: [v.numpy() for v in _variables(part)] for name, part in parts.items()}
+
+
+def assign_state(parts, state):
+    """Restore what ``variables_state`` returned."""
+    for name, part in parts.items():
+        for variable, value in zip(_variables(part), state[name]):
+            variable.assign(value)

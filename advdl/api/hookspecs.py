@@ -1,0 +1,51 @@
+"""Every hook advdl calls. A plugin implements some of them with ``@advdl.hookimpl``.
+
+Hooks are called with keyword arguments. A plugin is a module (or object) named by an entry
+point in the ``advdl`` group; advdl's own algorithms are registered exactly that way.
+"""
+
+import pluggy
+
+PROJECT = "advdl"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def advdl_register_algorithms(register):
+    """Register algorithms by calling ``register(AlgorithmSpec(...))`` once per algorithm.
+
+    Keep the module that implements this hook cheap to import (no TensorFlow): ``advdl list``
+    and ``advdl info`` import it. Point ``AlgorithmSpec.factory`` at the heavy class as a
+    ``"module:Class"`` string; it is imported only when the algorithm runs.
+    """
+
+
+@hookspec
+def advdl_register_envs(register):
+    """Register Gymnasium environments by calling ``register(EnvSpec(...))``.
+
+    advdl registers them with Gymnasium before it makes an environment, so ``--env ID`` finds
+    them. The entry point is a ``"module:Class"`` string, imported only when the env is made.
+    """
+
+
+@hookspec
+def advdl_register_datasets(register):
+    """Register image datasets by calling ``register(DatasetSpec(...))``.
+
+    ``DatasetSpec(name, loader, summary="", image_shape=(), num_classes=10)``: ``loader`` is a
+    ``"module:function"`` string naming ``function(data_dir) -> advdl.datasets.data.Dataset``, imported
+    only when a run uses the dataset. ``advdl run MODEL --data NAME`` then finds it.
+    """
+
+
+@hookspec
+def advdl_run_callbacks(algorithm, config, run_dir):
+    """Return a list of extra callbacks for a run (or None).
+
+    ``algorithm`` is the algorithm name, ``config`` the resolved ``RunConfig``, ``run_dir`` a
+    ``pathlib.Path``. A callback subclasses ``advdl.api.callbacks.Callback`` (or has some of its
+    methods: ``on_start``, ``on_episode_end``, ``on_log``, ``on_evaluation``, ``on_end``);
+    ``on_log`` and ``on_evaluation`` may return True to stop the run early.
+    """
