@@ -1,12 +1,22 @@
 """advdl: the algorithms of "Advanced Deep Learning with Keras" as pluggy plugins.
 
-Importing this package is cheap (no TensorFlow, no numpy): plugins import it to register.
+Importing this package is cheap (no TensorFlow, no numpy). Plugins import from ``advdl.api``, the
+plugin API; the names here are kept for plugins written before it.
 """
 
-from advdl.api.errors import AdvdlError, CheckpointError, ConfigError, DataError, EnvSpaceError, PluginError
-from advdl.api.hookspecs import hookimpl
-from advdl.loading.registry import AlgorithmSpec, DatasetSpec, EnvSpec
-from advdl.settings.config import option
+from advdl.api import (
+    AdvdlError,
+    AlgorithmSpec,
+    CheckpointError,
+    ConfigError,
+    DataError,
+    DatasetSpec,
+    EnvSpaceError,
+    EnvSpec,
+    PluginError,
+    hookimpl,
+    option,
+)
 
 __version__ = "0.1.0"
 
@@ -18,7 +28,7 @@ __all__ = [
 
 def __getattr__(name):  # Agent and Model pull in numpy: import them on first use
     if name in ("Agent", "Model"):
-        from advdl.api import interfaces
+        import advdl.api
 
-        return getattr(interfaces, name)
+        return getattr(advdl.api, name)
     raise AttributeError(name)

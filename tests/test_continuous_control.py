@@ -8,6 +8,7 @@ import pytest
 from gymnasium import spaces
 
 from advdl.api.errors import ConfigError, EnvSpaceError
+from advdl.settings.config import build
 from advdl.testing import run_algorithm
 
 OBS_SPACE = spaces.Box(-1.0, 1.0, (3,), np.float32)
@@ -115,8 +116,8 @@ def test_encoder_needs_a_bounded_observation_space_and_settings_are_checked():
     from advdl_plugins.policy_gradient import A2CConfig
 
     for bad in ({"sde_sample_freq": 0}, {"sde_sample_freq": -2}, {"learning_rate_end": -1.0}):
-        with pytest.raises(ConfigError):
-            A2CConfig(**bad)
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            build(A2CConfig, bad, "a2c hyperparameters")
 
 
 def test_learning_rate_decays_linearly_to_its_end_value():

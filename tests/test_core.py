@@ -103,10 +103,43 @@ def test_trainer_rejects_a_data_kind_it_cannot_feed(tmp_path):
         def load_model(self, path):
             pass
 
+        def get_state(self):
+            return {}
+
+        def set_state(self, state):
+            pass
+
     env = gym.make("CartPole-v1")
     agent = TrajectoryAgent(None, env.observation_space, env.action_space, seed=0, total_steps=10)
     with pytest.raises(PluginError, match="trajectories"):
         Trainer(agent, lambda: gym.make("CartPole-v1"), RunConfig(env="CartPole-v1", steps=10), tmp_path)
+
+
+def _rl_methods():
+    return {"act": lambda self, obs, explore: obs, "train_step": lambda self, batch: {},
+            "save_model": lambda self, path: None, "load_model": lambda self, path: None}
+
+
+def _data_methods():
+    return {"train_step": lambda self, images, labels: {}, "evaluate": lambda self, images, labels: {},
+            "save_model": lambda self, path: None, "load_model": lambda self, path: None}
+
+
+def test_an_agent_or_model_without_state_methods_fails_when_its_class_is_defined():
+    from advdl.api.interfaces import Agent, Model
+
+    with pytest.raises(TypeError, match=r"^Stateless \(.*\) must define get_state\(\) and set_state\(\)"):
+        type("Stateless", (Agent,), _rl_methods())
+    with pytest.raises(TypeError, match=r"Half .*must define get_state\(\) and set_state\(\)"):
+        type("Half", (Agent,), {**_rl_methods(), "get_state": lambda self: {}})
+    with pytest.raises(TypeError, match=r"Stateless .*must define state_parts\(\), or get_state\(\) and set_state"):
+        type("Stateless", (Model,), _data_methods())
+    abstract = type("Abstract", (Agent,), {"act": lambda self, obs, explore: obs})  # train_step left: no check
+    state = {"get_state": lambda self: {}, "set_state": lambda self, state: None}
+    agent = type("Stateful", (abstract,), {**_rl_methods(), **state})
+    type("Subclass", (agent,), {})  # inherits its state methods
+    type("Parts", (Model,), {**_data_methods(), "state_parts": lambda self: {}})
+    type("Whole", (Model,), {**_data_methods(), **state})
 
 
 def test_per_episode_training_follows_episode_ends(tmp_path):

@@ -123,7 +123,7 @@ def test_mirrored_gan_stays_near_the_single_device_run(tmp_path):
     (("cyclegan", "--data", "synthetic_mnist", "--strategy", "mirrored"), "cyclegan does not support --strategy"),
     (("mlp", "--data", "synthetic_mnist", "--strategy", "multiworker"), "needs TF_CONFIG"),
     (("mlp", "--data", "synthetic_mnist", "--replicas", 2), "replicas applies to --strategy mirrored"),
-    (("mlp", "--data", "synthetic_mnist", "--strategy", "mirrored", "--replicas", -1), "replicas must be >= 0"),
+    (("mlp", "--data", "synthetic_mnist", "--strategy", "mirrored", "--replicas", -1), "replicas must be in 0..256"),
     (("mlp", "--data", "synthetic_mnist", "--strategy", "ring"), "ring"),
 ])
 def test_strategy_mistakes_are_one_line_errors(cli, args, message):

@@ -1,7 +1,8 @@
 """The example third-party plugin (examples/advdl-example-plugin), end to end through `advdl`.
 
 Skipped unless the plugin is installed (`tox -e plugin` installs it). Everything goes through
-the real console command in a subprocess, exactly as a user who pip-installed the plugin would.
+the real console command in a subprocess, exactly as a user who pip-installed the plugin would;
+the plugin's own tests (written with advdl's pytest fixtures) run in a pytest subprocess.
 """
 
 import importlib.util
@@ -19,6 +20,7 @@ import pytest
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("advdl_example_plugin") is None,
                                 reason="advdl-example-plugin is not installed (tox -e plugin installs it)")
 
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "advdl-example-plugin"
 PLUGIN_DIST = "advdl-example-plugin"
 PLUGIN_VERSION = "0.1.0"
 HYPERPARAMETERS = ("learning_rate", "gamma", "exploration_initial_eps", "exploration_final_eps",
@@ -105,3 +107,14 @@ def test_block_plugins_hides_only_the_plugin(tmp_path):
     assert "sarsa" not in names
     assert "dqn" in names
     assert listing["errors"] == []
+
+
+def test_the_plugins_own_tests_pass_with_advdls_fixtures(tmp_path):
+    """Its tests/ use advdl_registry, advdl_run ... with no conftest.py: pytest finds them through advdl's
+    pytest11 entry point, as in a plugin author's checkout. From tmp_path: the installed plugin is tested."""
+    env = {k: v for k, v in os.environ.items() if k not in ("ADVDL_PLUGINS", "ADVDL_BLOCK_PLUGINS")}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLE / "tests")],
+                          cwd=tmp_path, env=env | {"TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert proc.returncode == 0, f"the example plugin's tests failed:\n{proc.stdout}\n{proc.stderr}"
+    assert " passed" in proc.stdout and "skipped" not in proc.stdout, proc.stdout

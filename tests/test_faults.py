@@ -34,6 +34,7 @@ import numpy as np
 import pytest
 from conftest import assert_user_error, subprocess_env
 
+from advdl.api import files
 from advdl.api.errors import RunFolderError
 from advdl.loading.manager import get_registry
 from advdl.runs import checkpoint
@@ -283,7 +284,7 @@ def failing_writes(after_bytes=10, error=errno.ENOSPC, match=".ckpt"):
 def test_a_failed_atomic_write_keeps_the_old_file_and_leaves_no_temp_file(tmp_path, monkeypatch):
     path = tmp_path / "step-0000000010.ckpt"
     checkpoint.write_atomic(path, b"old contents")
-    monkeypatch.setattr(checkpoint, "open", failing_writes(), raising=False)
+    monkeypatch.setattr(files, "open", failing_writes(), raising=False)
     with pytest.raises(RunFolderError, match=r"cannot write .*step-0000000010.ckpt: No space left on device \(.* free"):
         checkpoint.write_atomic(path, b"new contents, longer than ten bytes")
     assert path.read_bytes() == b"old contents"
@@ -410,7 +411,7 @@ def test_a_full_disk_during_a_save_keeps_the_last_checkpoint_and_resume_continue
     def save_then_fill_the_disk(directory, step, state):
         calls.append(step)
         if len(calls) == 2:  # the second checkpoint (step 2000) meets a full disk mid-write
-            monkeypatch.setattr(checkpoint, "open", failing_writes(after_bytes=100), raising=False)
+            monkeypatch.setattr(files, "open", failing_writes(after_bytes=100), raising=False)
         return real_save(directory, step, state)
 
     monkeypatch.setattr(checkpoint, "save", save_then_fill_the_disk)
@@ -419,7 +420,7 @@ def test_a_full_disk_during_a_save_keeps_the_last_checkpoint_and_resume_continue
     assert [p.name for p in (out / "checkpoints").iterdir()] == ["step-0000001000.ckpt"]  # no temp file either
     assert checkpoint.load(out / "checkpoints" / "step-0000001000.ckpt")["env_steps"] == 1000
     monkeypatch.setattr(checkpoint, "save", real_save)
-    monkeypatch.delattr(checkpoint, "open")
+    monkeypatch.delattr(files, "open")
     assert cli("run", "--resume", out, "--no-progress").code == 0
     for name in ("episodes.csv", "metrics.csv", "evaluations.csv"):
         drop = ("wall_seconds", "steps_per_second")

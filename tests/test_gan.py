@@ -55,16 +55,16 @@ def test_training_lowers_the_frechet_distance(trained_cgan):
 
 
 def _untrained_distance(run_dir):
-    from advdl.api.scoring import scorer_for
     from advdl.datasets.data import load_dataset
     from advdl.loading.manager import get_registry
-    from advdl.runs.start import build_model, read_run
+    from advdl.runs.start import read_run, runner_for
 
     registry = get_registry()
     spec, run_config, algo_config = read_run(run_dir, registry)
     dataset = load_dataset("synthetic_mnist", registry)
-    model, _ = build_model(spec, run_config, algo_config, registry, dataset)
-    model.scorer = scorer_for(dataset, registry)
+    runner = runner_for(spec, registry)
+    model, _ = runner.build_model(run_config, algo_config, dataset)
+    model.scorer, model.extra_scorers = runner.scorers(run_config, dataset, runner.extras)
     return model.evaluate(dataset.x_test, dataset.y_test)["frechet_distance"]
 
 
@@ -282,7 +282,7 @@ def test_infogan_settings_are_checked(cli):
     assert_user_error(cli("run", "infogan", "--data", "synthetic_mnist", "--set", "loss=wasserstein"),
                       "infogan uses")
     assert_user_error(cli("run", "infogan", "--data", "synthetic_mnist", "--set", "discrete_codes=1"),
-                      "discrete_codes must be at least 2")
+                      "discrete_codes must be in 2..65,536")
 
 
 @pytest.mark.slow
@@ -367,7 +367,7 @@ def test_stackedgan_needs_labelled_data_and_checks_its_settings(cli):
     assert_user_error(cli("run", "stackedgan", "--data", "synthetic_mnist", "--set", "entropy_weight=-1"),
                       "entropy_weight must be >= 0")
     assert_user_error(cli("run", "stackedgan", "--data", "synthetic_mnist", "--set", "noise_dim=0"),
-                      "noise_dim must be at least 1")
+                      "noise_dim must be in 1..65,536")
 
 
 @pytest.mark.slow

@@ -122,7 +122,7 @@ def test_mlp_parameters():
 def test_sample_counts(available):
     from types import SimpleNamespace
 
-    from advdl.runs.start import MAX_GRID_IMAGES, check_sample_count
+    from advdl.datasets.images import MAX_GRID_IMAGES, check_sample_count
 
     available(8 * GB)
     digits = SimpleNamespace(image_shape=(28, 28, 1))

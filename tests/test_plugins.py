@@ -93,6 +93,14 @@ DUPLICATE_ENV = """
         register(EnvSpec(id="advdl/QWorld-v0", entry_point="advdl_envs.qworld:QWorldEnv"))
 """
 
+BAD_PRESET = CONFIG + """
+    @hookimpl
+    def advdl_register_algorithms(register):
+        register(AlgorithmSpec(name="presetalgo", family="rl", summary="s", config=Config,
+                               factory="bad_preset_plugin:Agent",
+                               presets={"Lake-v0": {"enviroment": "myalgos/Lake-v0", "run": {"steps": 100}}}))
+"""
+
 SHADOW = CONFIG + """
     @hookimpl
     def advdl_register_algorithms(register):
@@ -330,6 +338,8 @@ EVIL = CONFIG + """
         def train_step(self, batch): ...
         def save_model(self, path): ...
         def load_model(self, path): ...
+        def get_state(self): ...
+        def set_state(self, state): ...
 
     def load_evil(data_dir):
         raise OSError("the loader exploded")
@@ -535,6 +545,53 @@ def test_invalid_algorithm_spec_becomes_an_error(bad, word):
     (err,) = errors_from(reg, "Bad")
     assert err["plugin"] == "Bad" and word in err["error"], err
     assert BUILTIN_ALGORITHMS | {"tiny"} <= set(reg.algorithms)
+
+
+@pytest.mark.parametrize("presets, words", [
+    ({"fast": {"hyperparameter": {"alpha": 0.1}}}, ("unknown key 'hyperparameter'", "Did you mean 'hyperparameters'?",
+                                                    "A preset has description, steps, run, hyperparameters, env.")),
+    ({"fast": {"data": "mnist"}}, ("unknown key 'data'",)),  # an rl preset names an env
+    ({"fast": {"run": {"stepz": 10}}}, ("run: 'stepz' is not a run setting", "Did you mean 'steps'?")),
+    ({"fast": {"run": {"alpha": 0.1}}}, ("'alpha' is not a run setting",)),
+    ({"fast": {"hyperparameters": {"beta": 0.1}}}, ("hyperparameters: 'beta' is not a field of TinyConfig",)),
+    ({"fast": {"hyperparameters": {"alpha": "fast"}}}, ("alpha: expected float",)),
+    ({"fast": {"run": {"steps": 0}}}, ("steps must be at least 1",)),
+    ({"fast": {"hyperparameters": {"alpha": 2.0}}}, ("alpha must be in (0, 1]",)),
+    ({"fast": {"run": [("steps", 10)]}}, ("run must be a mapping",)),
+    ({"fast": ["steps"]}, ("a preset is a mapping",)),
+    ({"fast": {"env": 3}}, ("env must be text",)),
+], ids=["key", "other-family-target", "run-key", "hyperparameter-as-run", "hyperparameter", "value", "run-bound",
+        "hyperparameter-bound", "run-not-mapping", "not-mapping", "env-not-text"])
+def test_a_broken_preset_breaks_its_plugin_at_registration(presets, words):
+    @dataclass(frozen=True, kw_only=True)
+    class TinyConfig:
+        alpha: float = option(0.5, "Step size.", above=0, high=1)
+
+    class BadPreset:
+        @hookimpl
+        def advdl_register_algorithms(self, register):
+            register(spec(name="presetalgo", config=TinyConfig, presets=presets))
+
+    reg = build_registry(extra_plugins=[BadPreset(), TinyPlugin()])
+    (err,) = errors_from(reg, "BadPreset")
+    assert "algorithm 'presetalgo': preset 'fast'" in err["error"], err
+    for word in words:
+        assert word in err["error"], err
+    assert "presetalgo" not in reg.algorithms
+    assert BUILTIN_ALGORITHMS | {"tiny"} <= set(reg.algorithms)
+
+
+def test_a_preset_with_an_unknown_key_is_listed_as_broken(tmp_path):
+    make_distribution(tmp_path, "bad-preset", "0.2", {"badpreset": "bad_preset_plugin"},
+                      {"bad_preset_plugin": BAD_PRESET})
+    good(tmp_path)
+    data, algos = listing(tmp_path)
+    (err,) = errors_of(data, "badpreset")
+    assert "preset 'Lake-v0'" in err["error"] and "'enviroment'" in err["error"], err
+    assert "presetalgo" not in algos and BUILTIN_ALGORITHMS | {"myalgo"} <= set(algos)
+    text = run_advdl("list", cwd=tmp_path, pythonpath=tmp_path)
+    broken = text.out.split("Broken plugins", 1)[1]
+    assert "badpreset (bad-preset)" in broken and "preset 'Lake-v0'" in broken
 
 
 def test_invalid_env_spec_becomes_an_error():
@@ -749,13 +806,37 @@ def readme_section(text, title):
     return None
 
 
-def test_every_hook_is_documented_in_the_readme():
+def plugin_section():
     readme = ROOT / "README.md"
     assert readme.is_file(), "README.md does not exist yet"
     section = readme_section(readme.read_text(encoding="utf-8"), "Writing a plugin")
     assert section is not None, "README.md has no heading containing 'Writing a plugin'"
-    missing = [name for name in hook_names() if name not in section]
-    assert not missing, f"hooks not mentioned in README's 'Writing a plugin' section: {missing}"
+    return section
+
+
+def test_every_hook_and_its_arguments_are_documented_in_the_readme():
+    """Each hook has a heading ``name(arg, ...)`` (its spec's arguments, in order) in 'Writing a plugin',
+    and its text names every argument as ``arg``."""
+    section, problems = plugin_section(), []
+    for name in hook_names():
+        signature = f"{name}({', '.join(inspect.signature(getattr(hookspecs, name)).parameters)})"
+        entry = readme_section(section, f"`{signature}`")
+        if entry is None:
+            problems.append(f"no heading `{signature}`")
+            continue
+        problems += [f"{signature}: argument `{arg}` not described" for arg in signature[len(name) + 1:-1].split(", ")
+                     if arg and f"`{arg}`" not in entry]
+    assert not problems, "README's 'Writing a plugin' hook reference: " + "; ".join(problems)
+
+
+def test_every_name_of_the_plugin_api_is_documented_in_the_readme():
+    import advdl.api
+
+    section = plugin_section()
+    blocks = re.findall(r"^```.*?^```", section, flags=re.S | re.M)  # code blocks, then the `inline code`
+    spans = " ".join(blocks + re.findall(r"`([^`\n]+)`", re.sub(r"^```.*?^```", "", section, flags=re.S | re.M)))
+    missing = [name for name in advdl.api.__all__ if not re.search(rf"(?<![\w.]){re.escape(name)}\b", spans)]
+    assert not missing, f"names of advdl.api.__all__ not documented (in code) in README's 'Writing a plugin': {missing}"
 
 
 def test_public_api_names_what_plugins_need():

@@ -9,6 +9,7 @@ from gymnasium import spaces
 
 from advdl.api.errors import ConfigError, EnvSpaceError
 from advdl.api.interfaces import RolloutBatch
+from advdl.settings.config import build
 from advdl.testing import run_algorithm
 
 
@@ -110,8 +111,8 @@ def test_unsupported_spaces_and_settings_are_clear_errors():
     with pytest.raises(EnvSpaceError, match="Box observation"):
         A2CAgent.check_spaces(spaces.Discrete(4), spaces.Discrete(2))
     for bad in ({"n_envs": 0}, {"n_steps": 0}, {"gae_lambda": 1.5}, {"learning_rate": 0.0}):
-        with pytest.raises(ConfigError):
-            A2CConfig(**bad)
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            build(A2CConfig, bad, "a2c hyperparameters")  # bounds are checked where values are converted
 
 
 def test_a2c_learns_cartpole_quickly(tmp_path):

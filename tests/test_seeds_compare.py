@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from conftest import assert_user_error
 
+from advdl.api.stats import bootstrap_interval, describe, iqm
 from advdl.experiments.seeds import parse_seeds
-from advdl.experiments.stats import bootstrap_interval, describe, iqm
 
 
 def test_seed_lists_and_ranges():
@@ -51,7 +51,7 @@ def test_multi_seed_run_aggregates_and_continues(cli, tmp_path):
 def test_compare_names_the_missing_extra(cli, monkeypatch):
     monkeypatch.setitem(sys.modules, "stable_baselines3", None)  # as if not installed
     assert_user_error(cli("compare", "dqn", "--env", "CartPole-v1"), "pip install", "baselines")
-    assert_user_error(cli("compare", "qlearning", "--env", "FrozenLake-v1"), "no tabular")
+    assert_user_error(cli("compare", "qlearning", "--env", "FrozenLake-v1"), "declares no Stable-Baselines3 counterpart")
 
 
 def test_sb3_settings_mirror_advdl_settings():

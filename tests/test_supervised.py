@@ -95,11 +95,14 @@ def test_mlp_learns_synthetic_digits_and_writes_the_run_folder(tmp_path, capsys)
 
 
 class StopAtBatch:
+    """Does what Ctrl-C does (request a stop) once a given batch is logged."""
+
     def __init__(self, step):
         self.step = step
 
     def on_log(self, trainer, row):
-        return trainer.step >= self.step
+        if trainer.step >= self.step:
+            trainer.request_stop()
 
 
 def test_interrupted_cnn_resumes_exactly(tmp_path):

@@ -103,6 +103,19 @@ def load_weights(network, path):
         raise CheckpointError(f"cannot load model {path}: {type(exc).__name__}: {str(exc)[:200]}") from None
 
 
+def replicas_in_sync():
+    import tensorflow as tf
+
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def replica_gradients(grads):
+    """The gradients of a replica's mean loss, scaled for the optimizer's sum over the replicas
+    (unchanged on one device): call it on every gradient list of a ``Model.train_graph``."""
+    count = replicas_in_sync()
+    return grads if count == 1 else [None if g is None else g / count for g in grads]
+
+
 def _variables(part):
     import tensorflow as tf
 

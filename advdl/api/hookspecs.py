@@ -22,6 +22,24 @@ def advdl_register_algorithms(register):
 
 
 @hookspec
+def advdl_register_families(register):
+    """Register run families by calling ``register(FamilySpec(...))`` (see ``advdl.api.family``).
+
+    Called before ``advdl_register_algorithms``: an ``AlgorithmSpec.family`` must name a registered
+    family. advdl registers ``rl``, ``supervised`` and ``generative`` this way.
+    """
+
+
+@hookspec
+def advdl_register_commands(cli):
+    """Add CLI verbs: ``cli`` is the ``advdl`` click group; call ``cli.add_command(command)``.
+
+    Called when the command line is built; a verb may not replace one of advdl's own. Keep the module
+    cheap to import (``advdl --help`` builds the command line).
+    """
+
+
+@hookspec
 def advdl_register_envs(register):
     """Register Gymnasium environments by calling ``register(EnvSpec(...))``.
 
@@ -35,8 +53,10 @@ def advdl_register_datasets(register):
     """Register image datasets by calling ``register(DatasetSpec(...))``.
 
     ``DatasetSpec(name, loader, summary="", image_shape=(), num_classes=10)``: ``loader`` is a
-    ``"module:function"`` string naming ``function(data_dir) -> advdl.datasets.data.Dataset``, imported
-    only when a run uses the dataset. ``advdl run MODEL --data NAME`` then finds it.
+    ``"module:function"`` string naming ``function(data_dir, spec) -> advdl.api.Dataset`` (made with
+    ``spec.dataset(x_train, y_train, x_test, y_test, source=...)``; a loader without a ``spec``
+    parameter is called as ``function(data_dir)``), imported only when a run uses the dataset.
+    ``advdl run MODEL --data NAME`` then finds it.
     """
 
 

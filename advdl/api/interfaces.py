@@ -16,7 +16,7 @@ it declares in ``data``:
 Generative and supervised algorithms implement ``Model`` (their issues add the data side).
 """
 
-from abc import ABC, abstractmethod
+from abc import ABC, ABCMeta, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar, NamedTuple
 
@@ -29,6 +29,8 @@ class Transition(NamedTuple):
     reward: float
     next_obs: np.ndarray
     terminated: bool
+    #: True when a time limit cut the episode here (``next_obs`` is then not terminal: bootstrap from it)
+    truncated: bool = False
 
 
 class ReplayBatch(NamedTuple):
@@ -82,9 +84,30 @@ class ReplaySchedule:
     per_episode: bool = False
 
 
-class Agent(ABC):
+class StateRequired(ABCMeta):
+    """The metaclass of ``Agent`` and ``Model``: a concrete subclass (no abstract method left) must define
+    how checkpoints save and restore it, one of its root's ``_state_methods``. A missing one is a TypeError
+    when the class is defined, not a surprise at the first checkpoint of a long run."""
+
+    def __init__(cls, name, bases, namespace, **kwargs):
+        super().__init__(name, bases, namespace, **kwargs)
+        root = next(klass for klass in cls.__mro__ if "_state_methods" in vars(klass))
+        if cls is root or cls.__abstractmethods__:
+            return
+        groups = root._state_methods
+        if not any(all(getattr(cls, m) is not getattr(root, m) for m in group) for group in groups):
+            wanted = ", or ".join(" and ".join(f"{m}()" for m in group) for group in groups)
+            raise TypeError(f"{cls.__qualname__} ({cls.__module__}) must define {wanted}: what a checkpoint "
+                            f"saves and restores to continue training exactly (see advdl.api.{root.__name__})")
+
+
+class Agent(ABC, metaclass=StateRequired):
     """A reinforcement-learning algorithm, constructed as ``Agent(config, obs_space, action_space,
-    seed=..., total_steps=...)``."""
+    seed=..., total_steps=...)``. A concrete agent defines ``get_state`` and ``set_state`` (checked when
+    its class is defined)."""
+
+    #: what a concrete subclass must define (any one group of methods): StateRequired checks it
+    _state_methods: ClassVar[tuple] = (("get_state", "set_state"),)
 
     data: ClassVar[str] = "replay"
     #: names of the metrics train_step returns, in the order of the metrics.csv columns
@@ -143,14 +166,17 @@ class Agent(ABC):
         """Load what ``save_model`` wrote; raise ``CheckpointError`` if it is unreadable."""
 
 
-class Model(ABC):
+class Model(ABC, metaclass=StateRequired):
     """A supervised or generative model, constructed as ``Model(config, data_info, seed=...,
-    total_steps=...)`` and trained by the core's DataTrainer on a dataset's images.
+    total_steps=...)`` and trained by the core's DataTrainer on a dataset's images. A concrete model
+    defines ``state_parts``, or ``get_state`` and ``set_state`` (checked when its class is defined).
 
     ``data_info`` is a ``DataInfo`` (name, image shape, number of classes); batches are uint8
     images (B, H, W, C) with int64 labels (B,), in an order the trainer draws from the seed.
     """
 
+    #: what a concrete subclass must define (any one group of methods): StateRequired checks it
+    _state_methods: ClassVar[tuple] = (("state_parts",), ("get_state", "set_state"))
     #: names of the metrics train_step returns (metrics.csv columns)
     metric_names: ClassVar[tuple] = ()
     #: names of the metrics evaluate returns (epochs.csv columns, summary.json)
@@ -181,7 +207,7 @@ class Model(ABC):
 
     def train_graph(self, images, labels):
         """Distributable models: one train step as TensorFlow ops, ``{metric: tensor}``, each gradient
-        list passed through ``advdl.datasets.distribute.replica_gradients`` before the optimizer. Under a strategy the
+        list passed through ``advdl.api.replica_gradients`` before the optimizer. Under a strategy the
         core builds the model in the strategy's scope and runs this on every replica with its slice
         of the batch, instead of ``train_step``."""
         raise NotImplementedError

@@ -18,7 +18,7 @@ def _save(fig_or_plt, path, **kwargs):
     import io
     from pathlib import Path
 
-    from advdl.runs.checkpoint import write_atomic
+    from advdl.api.files import write_atomic
 
     buffer = io.BytesIO()
     save = fig_or_plt.savefig if hasattr(fig_or_plt, "savefig") else fig_or_plt
@@ -145,7 +145,7 @@ def line_plot(path, x, y, xlabel, ylabel, title):
 def seed_curves(path, groups, title, xlabel, ylabel, threshold=None):
     """Per-seed curves (thin) and, for each group, the mean over seeds with a 95% bootstrap band,
     on the x values every seed of the group reached (``groups``: {name: [(x, y), ...]})."""
-    from advdl.experiments.stats import bootstrap_interval
+    from advdl.api.stats import bootstrap_interval
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)

@@ -1,6 +1,6 @@
 """Quality of generated images without ImageNet weights: a classifier trained on the same dataset
-(the registered ``cnn``, trained once per dataset and cached as an ordinary run folder) gives the
-features and the class probabilities.
+(the run setting ``scorer``, ``cnn`` by default, trained once per dataset by
+``advdl.datasets.generative.scorer_for``) gives the features and the class probabilities.
 
 - Frechet distance between the Gaussians fitted to penultimate features of two image sets;
 - KID: the unbiased squared MMD with the cubic polynomial kernel, averaged over subsets;
@@ -9,19 +9,9 @@ features and the class probabilities.
 The floor is the same distances between real training and held-out images.
 """
 
-import hashlib
-import os
-from pathlib import Path
-
 import numpy as np
 
-SCORER = "cnn"
-SCORER_EPOCHS = 20  # 99.0% test accuracy on the offline MNIST split
 KID_SUBSETS, KID_SUBSET_SIZE = 10, 500
-
-
-def cache_dir():
-    return Path(os.environ.get("ADVDL_CACHE_DIR") or Path.home() / ".cache" / "advdl").expanduser()
 
 
 def sqrtm_psd(matrix):
@@ -96,27 +86,6 @@ class Scorer:
             features.append(np.asarray(f).reshape(len(chunk), -1))
             probs.append(np.asarray(p))
         return np.concatenate(features).astype(np.float64), np.concatenate(probs).astype(np.float64)
-
-
-def scorer_for(dataset, registry, progress=False):
-    """The dataset's cached scorer, training it first (an ordinary `cnn` run) if needed."""
-    from advdl.runs.start import train
-    from advdl.settings.config import resolve
-
-    recipe = f"{SCORER}-{SCORER_EPOCHS}-shift0.1".encode()  # a new recipe trains a new scorer
-    digest = hashlib.sha256(recipe + dataset.x_train.tobytes() + dataset.y_train.tobytes()).hexdigest()[:12]
-    run_dir = cache_dir() / "scorers" / f"{dataset.name}-{digest}"
-    model_path = run_dir / "model.keras"
-    if not model_path.is_file():
-        import shutil
-
-        shutil.rmtree(run_dir, ignore_errors=True)  # an unfinished earlier attempt
-        spec = registry.algorithm(SCORER)
-        run_config, algo_config, preset = resolve(spec, data=dataset.name, preset="none",
-                                                  run_flags={"epochs": SCORER_EPOCHS, "seed": 0},
-                                                  hyper_flags={"augment_shift": 0.1})
-        train(spec, run_config, algo_config, run_dir, registry, preset, progress=progress, dataset=dataset)
-    return Scorer(model_path)
 
 
 def score(scorer, images, real_test, labels=None, real_train=None):

@@ -13,35 +13,20 @@ Images are uint8 arrays (N, H, W, C); labels int64 (N,). Reading never unpickles
 
 import gzip
 import hashlib
+import inspect
 import os
 import struct
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from advdl.api.data import LUMINANCE, Dataset, grey, resize_images  # noqa: F401 - re-exported
 from advdl.api.errors import DataError
 
 DATA_DIR_VARIABLE = "ADVDL_DATA_DIR"
 IDX_IMAGES, IDX_LABELS = 0x00000803, 0x00000801
 TEST_ONLY_SPLIT = 8000  # of MNIST's 10,000 test images: train on the first 8,000, test on the rest
-
-
-@dataclass(frozen=True)
-class Dataset:
-    name: str
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    num_classes: int
-    source: str  # where it was read from
-    note: str = ""  # e.g. how a test-only directory was split
-
-    @property
-    def image_shape(self):
-        return self.x_train.shape[1:]
 
 
 # -- IDX files -------------------------------------------------------------------------------------
@@ -255,31 +240,11 @@ def tinted_mnist(data_dir=None):
                    f"{grey_set.source}, tinted by class", grey_set.note)
 
 
-LUMINANCE = (0.299, 0.587, 0.114)  # ITU-R 601 weights of R, G, B
-
-
-def grey(images):
-    """Colour images (N, H, W, 3) as luminance (N, H, W, 1)."""
-    return np.rint(images.astype(np.float32) @ np.array(LUMINANCE, np.float32))[..., None].astype(np.uint8)
-
-
 def cifar10_grey(data_dir=None):
     """CIFAR-10 in grey (the book's CycleGAN task grey -> colour), same split as ``cifar10``."""
     colour = cifar10(data_dir)
     return Dataset("cifar10_grey", grey(colour.x_train), colour.y_train, grey(colour.x_test), colour.y_test,
                    colour.num_classes, f"{colour.source}, grey", colour.note)
-
-
-def resize_images(images, height, width):
-    """uint8 images (N, H, W, C) resized to (height, width), bilinear."""
-    from PIL import Image
-
-    out = np.empty((len(images), height, width, images.shape[-1]), np.uint8)
-    for i, image in enumerate(images):
-        resized = np.asarray(Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image)
-                             .resize((width, height), Image.BILINEAR))
-        out[i] = resized.reshape(height, width, -1)
-    return out
 
 
 # -- SVHN: MATLAB 5 files, read without scipy --------------------------------------------------------
@@ -373,7 +338,17 @@ def load_dataset(name, registry, data_dir=None):
 
     spec = registry.dataset(name)
     loader = import_target(spec.loader, f"dataset '{name}'", spec)
-    dataset = plugin_call(spec, f"dataset '{name}': its loader {spec.loader}", loader, data_dir)
+    extra = {"spec": spec} if _takes_spec(loader) else {}
+    dataset = plugin_call(spec, f"dataset '{name}': its loader {spec.loader}", loader, data_dir, **extra)
     if not isinstance(dataset, Dataset):
         raise DataError(f"dataset '{name}': its loader {spec.loader} returned {type(dataset).__name__}, not a Dataset")
     return dataset
+
+
+def _takes_spec(loader):
+    """Whether a loader is ``function(data_dir, spec)`` (a parameter named ``spec``, or ``**kwargs``)."""
+    try:
+        parameters = inspect.signature(loader).parameters.values()
+    except (TypeError, ValueError):  # a builtin or C function without a signature: the old contract
+        return False
+    return any(p.name == "spec" or p.kind is p.VAR_KEYWORD for p in parameters)

@@ -14,41 +14,14 @@ replicas' gradients, so the update is the global batch's mean gradient, as on on
 the replicas' mean.
 """
 
-import json
-import os
 
 import numpy as np
 
+from advdl.api.backend import replica_gradients, replicas_in_sync  # noqa: F401 - re-exported
 from advdl.api.errors import ConfigError
+from advdl.runs.workers import is_chief, worker_task  # noqa: F401 - re-exported
 
 STRATEGIES = ("default", "mirrored", "multiworker")
-
-
-def worker_task():
-    """(task type, index, whether the cluster names a chief) from TF_CONFIG, or None without it
-    (with a malformed one: an error)."""
-    text = os.environ.get("TF_CONFIG")
-    if not text:
-        return None
-    try:
-        config = json.loads(text)
-        task = config["task"]
-        return str(task["type"]), int(task["index"]), "chief" in config["cluster"]
-    except (ValueError, KeyError, TypeError):
-        raise ConfigError("TF_CONFIG must be JSON with a cluster and a task {type, index}, e.g. "
-                          '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", '
-                          '"index": 0}}') from None
-
-
-def is_chief(strategy_name):
-    """Whether this process writes the run folder (always, except multiworker tasks other than 0)."""
-    if strategy_name != "multiworker":
-        return True
-    task = worker_task()
-    if task is None:
-        return True
-    kind, index, has_chief = task
-    return kind == "chief" or (kind == "worker" and index == 0 and not has_chief)
 
 
 def make_strategy(name, replicas=0):
@@ -85,19 +58,6 @@ def make_strategy(name, replicas=0):
         raise ConfigError(f"--replicas {replicas} asks for more devices than the {len(devices)} {kind}")
     count = replicas or (len(gpus) if gpus else 1)
     return tf.distribute.MirroredStrategy([d.name for d in devices[:count]])
-
-
-def replicas_in_sync():
-    import tensorflow as tf
-
-    return tf.distribute.get_strategy().num_replicas_in_sync
-
-
-def replica_gradients(grads):
-    """The gradients of a replica's mean loss, scaled for the optimizer's sum over the replicas
-    (unchanged on one device)."""
-    count = replicas_in_sync()
-    return grads if count == 1 else [None if g is None else g / count for g in grads]
 
 
 class DistributedStep:

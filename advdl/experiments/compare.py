@@ -13,16 +13,6 @@ from pathlib import Path
 
 from advdl.api.errors import AdvdlError, ConfigError
 
-# advdl algorithm -> (SB3 class, how it differs, or None for the same method)
-COUNTERPARTS = {
-    "dqn": ("DQN", None),
-    "ddqn": ("DQN", "SB3 has no Double DQN; the closest is its DQN (the target network picks and values the next action)"),
-    "a2c": ("A2C", None),
-    "reinforce": ("A2C", "SB3 has no REINFORCE; the closest is its A2C (n-step returns and a critic, not whole episodes)"),
-    "reinforce-baseline": ("A2C", "SB3 has no REINFORCE with baseline; the closest is its A2C (n-step bootstrapped "
-                                  "returns instead of whole episodes)"),
-    "actor-critic": ("A2C", "SB3 has no one-step actor-critic; the closest is its A2C with n_steps=1"),
-}
 EXTRA = "baselines"
 
 
@@ -35,45 +25,27 @@ def check_available():
 
 
 def counterpart(spec):
-    if spec.family != "rl":
-        raise ConfigError(f"compare trains RL agents against Stable-Baselines3; '{spec.name}' is {spec.family}")
-    if spec.name == "qlearning":
-        raise ConfigError("SB3 has no tabular method to compare qlearning with (its algorithms are all deep RL)")
-    if spec.name not in COUNTERPARTS:
-        raise ConfigError(f"no SB3 counterpart is known for '{spec.name}'; compare knows {', '.join(COUNTERPARTS)}")
-    return COUNTERPARTS[spec.name]
+    """(SB3 class, how it differs or None) of the Stable-Baselines3 counterpart ``spec`` declares
+    (``AlgorithmSpec.baseline``)."""
+    if spec.baseline is None:
+        raise ConfigError(f"'{spec.name}' declares no Stable-Baselines3 counterpart to compare with "
+                          f"(AlgorithmSpec.baseline; advdl's dqn, ddqn, a2c, reinforce, reinforce-baseline and "
+                          f"actor-critic do)")
+    return spec.baseline.sb3_class, spec.baseline.note
 
 
 def sb3_settings(spec, run_config, algo_config, threshold):
     """SB3's class and keyword arguments mirroring the advdl run's settings."""
+    from advdl.loading.registry import plugin_call
     from advdl.settings.config import env_kwargs_values
 
-    c, (sb3_class, _) = algo_config, counterpart(spec)
-    rate = c.learning_rate if c.learning_rate_end is None else {"linear": [c.learning_rate, c.learning_rate_end]}
-    no_clip = 1e10  # SB3 always clips; a bound nothing reaches
+    sb3_class, _ = counterpart(spec)
     settings = {"sb3_class": sb3_class, "env": run_config.env, "env_kwargs": env_kwargs_values(run_config.env_kwargs),
                 "steps": run_config.steps, "eval_interval": run_config.eval_interval,
                 "eval_episodes": run_config.eval_episodes, "final_eval_episodes": run_config.final_eval_episodes,
                 "keep_best": run_config.keep_best, "reward_threshold": threshold, "n_envs": 1}
-    if sb3_class == "DQN":
-        settings["kwargs"] = {
-            "learning_rate": rate, "batch_size": c.batch_size, "buffer_size": c.buffer_size,
-            "learning_starts": c.learning_starts, "gamma": c.gamma, "train_freq": [c.train_freq, c.train_freq_unit],
-            "gradient_steps": c.gradient_steps, "target_update_interval": c.target_update_interval,
-            "exploration_initial_eps": c.exploration_initial_eps, "exploration_final_eps": c.exploration_final_eps,
-            "exploration_fraction": c.exploration_fraction, "max_grad_norm": c.max_grad_norm or no_clip,
-            "policy_kwargs": {"net_arch": list(c.hidden_sizes)}}
-        return settings
-    settings |= {"n_envs": getattr(c, "n_envs", 1), "normalize_obs": c.normalize_obs,
-                 "normalize_reward": getattr(c, "normalize_reward", False)}
-    settings["kwargs"] = {
-        "learning_rate": rate, "n_steps": getattr(c, "n_steps", 1 if spec.name == "actor-critic" else 5),
-        "gamma": c.gamma, "gae_lambda": getattr(c, "gae_lambda", 1.0), "ent_coef": c.ent_coef, "vf_coef": c.vf_coef,
-        "max_grad_norm": c.max_grad_norm or no_clip, "normalize_advantage": c.normalize_advantage,
-        "use_rms_prop": c.optimizer == "rmsprop", "use_sde": c.sde, "sde_sample_freq": c.sde_sample_freq,
-        "policy_kwargs": {"net_arch": {"pi": list(c.hidden_sizes), "vf": list(c.hidden_sizes)},
-                          "log_std_init": c.log_std_init}}
-    return settings
+    mapping = plugin_call(spec, f"baseline {spec.baseline.settings}", spec.baseline.load_settings)
+    return settings | plugin_call(spec, f"{spec.baseline.settings}(...)", mapping, algo_config)
 
 
 def run_sb3(settings, out, seeds, workers, report):
@@ -92,7 +64,7 @@ def side(summaries, threshold):
     """One row of the report from a side's per-seed summaries."""
     import numpy as np
 
-    from advdl.experiments.stats import bootstrap_interval, describe, iqm
+    from advdl.api.stats import bootstrap_interval, describe, iqm
 
     runs = [summaries[s] for s in sorted(summaries) if summaries[s] is not None]
     returns = np.concatenate([r["eval"]["returns"] for r in runs])

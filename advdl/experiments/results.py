@@ -44,8 +44,8 @@ def trial_metrics(summary):
 
 def rank(plan, outcomes):
     """Per combination: every metric's statistics over the seeds that finished; ranked by plan.metric."""
+    from advdl.api.stats import describe
     from advdl.experiments.seeds import aggregate
-    from advdl.experiments.stats import describe
 
     rows, summaries = [], {}
     for c in plan.combinations:
@@ -82,7 +82,7 @@ def rank(plan, outcomes):
     if plan.statistic == "median":  # describe() has the intervals of the mean and the IQM
         import numpy as np
 
-        from advdl.experiments.stats import bootstrap_interval
+        from advdl.api.stats import bootstrap_interval
 
         for row in finished_rows:
             if metric in row["metrics"]:
@@ -93,7 +93,7 @@ def rank(plan, outcomes):
                                                   sign * r["metrics"].get(metric, {}).get(plan.statistic, 0)))
     for position, row in enumerate(ranked, 1):
         row["rank"] = position
-    return {"algorithm": plan.spec.name, ("env" if plan.spec.family == "rl" else "data"): plan.target,
+    return {"algorithm": plan.spec.name, plan.spec.family_spec.target: plan.target,
             "metric": metric, "mode": mode, "statistic": plan.statistic, "seeds": plan.seeds,
             "grid": {k: [plain(v) for v in vs] for k, vs in plan.grid.items()},
             "ranking": ranked + [r for r in rows if not r["metrics"]], "unfinished": unfinished,
@@ -156,13 +156,11 @@ def _plot(plan, result, summaries):
     if not groups:
         return
     from advdl.api.plots import seed_curves
+    from advdl.runs.start import runner_for
 
-    rl = plan.spec.family == "rl"
     first = next(summary for runs in summaries.values() for summary in runs.values())
     seed_curves(plan.out / "sweep.png", groups, f"{plan.spec.name} on {plan.target}: the {len(groups)} best combinations",
-                "environment steps" if rl else "epoch",
-                "evaluation mean return" if rl else next(iter(first.get("final", {})), "metric"),
-                first.get("reward_threshold") if rl else None)
+                *runner_for(plan.spec).curve_axes(first))
 
 
 def table(result):

@@ -134,50 +134,28 @@ def run_processes(out, commands, workers, report, label):
 
 
 def aggregate(spec, summaries):
-    """Per-seed finals and their statistics (RL: final evaluation means; datasets: every test metric)."""
-    from advdl.experiments.stats import describe
+    """Per-seed finals and their statistics (the family's: RL final evaluation means, datasets' test metrics)."""
+    from advdl.api.stats import describe
+    from advdl.runs.start import runner_for
 
     seeds = sorted(summaries)
-    runs = [summaries[s] for s in seeds]
-    result = {"algorithm": spec.name, "seeds": seeds}
-    if spec.family == "rl":
-        threshold = runs[0].get("reward_threshold")
-        result |= {"env": runs[0]["env"], "env_steps": runs[0]["env_steps"], "reward_threshold": threshold,
-                   "final_mean": describe([r["eval"]["mean"] for r in runs]),
-                   "solved_fraction": (sum(r["eval"]["mean"] >= threshold for r in runs) / len(runs)
-                                       if threshold is not None else None),
-                   "first_step_at_threshold": [r["first_eval_at_threshold"] and r["first_eval_at_threshold"]["env_steps"]
-                                               for r in runs],
-                   "wall_seconds": describe([r["wall_seconds"] for r in runs]),
-                   "steps_per_second": describe([r["steps_per_second"] for r in runs])}
-    else:
-        names = [k for k in runs[0].get("final", {}) if isinstance(runs[0]["final"][k], (int, float))]
-        result |= {"data": runs[0]["data"], "epochs": runs[0]["epochs"],
-                   **{name: describe([r["final"][name] for r in runs]) for name in names},
-                   "wall_seconds": describe([r["wall_seconds"] for r in runs])}
-    return result
+    return {"algorithm": spec.name, "seeds": seeds} | runner_for(spec).aggregate([summaries[s] for s in seeds], describe)
 
 
 def curves(spec, summaries):
-    """(x, y) per seed: evaluation means against env steps (RL), else the first test metric per epoch."""
-    out = []
-    for summary in summaries.values():
-        if spec.family == "rl":
-            rows = summary.get("evaluations") or []
-            out.append(([r["env_steps"] for r in rows], [r["mean"] for r in rows]))
-        else:
-            rows = summary.get("history") or []
-            name = next(iter(summary.get("final", {})), None)
-            out.append(([r["epoch"] for r in rows], [r.get(name) for r in rows]))
-    return out
+    """(x, y) per seed: the family's learning curve of each summary (RL: evaluation means against env steps)."""
+    from advdl.runs.start import runner_for
+
+    runner = runner_for(spec)
+    return [runner.curve(summary) for summary in summaries.values()]
 
 
 def plot_aggregate(path, spec, summaries):
     from advdl.api.plots import seed_curves
+    from advdl.runs.start import runner_for
 
     first = next(iter(summaries.values()))
-    rl = spec.family == "rl"
-    ylabel = "evaluation mean return" if rl else next(iter(first.get("final", {})), "metric")
-    seed_curves(path, {spec.name: curves(spec, summaries)},
-                f"{spec.name} on {first['env'] if rl else first['data']}, {len(summaries)} seeds",
-                "environment steps" if rl else "epoch", ylabel, first.get("reward_threshold") if rl else None)
+    xlabel, ylabel, threshold = runner_for(spec).curve_axes(first)
+    target = first[spec.family_spec.target]
+    seed_curves(path, {spec.name: curves(spec, summaries)}, f"{spec.name} on {target}, {len(summaries)} seeds",
+                xlabel, ylabel, threshold)

@@ -26,7 +26,7 @@ from pathlib import Path
 from advdl.api.errors import AdvdlError, ConfigError, UnknownNameError, did_you_mean
 from advdl.experiments.results import default_metric, plain, rank, show, trial_metrics, write_results
 from advdl.experiments.seeds import SETTINGS_FILE, parse_seeds, seed_command, write_settings
-from advdl.settings.config import coerce, fields_of, load_file, parse_assignments, resolve, run_config_class, run_keys
+from advdl.settings.config import coerce, fields_of, load_file, parse_assignments, resolve, run_config_class, split_settings
 
 EXTRA = "distributed"
 MIN_RAY = (2, 40)
@@ -154,19 +154,16 @@ def plan(spec, registry, *, grid=(), seeds="0", env=None, data=None, env_kwargs=
     if both := sorted(set(fixed) & set(swept)):
         raise ConfigError(f"{both[0]} is both fixed (--set) and swept (--grid)")
     file_data = load_file(config_file) if config_file else None
-    keys = run_keys(spec)
     combinations = []
     products = list(itertools.product(*swept.values()))
     width = max(2, len(str(len(products) - 1)))
     for index, chosen in enumerate(products):
         values = dict(zip(swept, chosen))
         label = " ".join(f"{k}={show(v)}" for k, v in values.items()) or "(no grid)"
-        settings = fixed | values
+        run_flags, hyper_flags = split_settings(spec, fixed | values)
         try:
-            run_config, algo_config, used = resolve(
-                spec, env=env, data=data, preset=preset, file_data=file_data,
-                run_flags={k: v for k, v in settings.items() if k in keys},
-                hyper_flags={k: v for k, v in settings.items() if k not in keys})
+            run_config, algo_config, used = resolve(spec, env=env, data=data, preset=preset, file_data=file_data,
+                                                    run_flags=run_flags, hyper_flags=hyper_flags)
         except ConfigError as exc:
             raise type(exc)(f"{label}: {exc}" if values else str(exc)) from None
         name = re.sub(r"[^A-Za-z0-9._=,+-]+", "_", "_".join(f"{k}={show(v)}" for k, v in values.items()))[:80]

@@ -27,12 +27,12 @@ import pluggy
 
 from advdl.api import hookspecs
 from advdl.api.errors import PluginError
+from advdl.loading import imports
 from advdl.loading.registry import Registry
 
 GROUP = "advdl"
 HOOK_NAMES = {name for name in dir(hookspecs) if name.startswith("advdl_")}
 DEFAULT_TIMEOUT = 10.0
-_STUCK = {}  # module name -> the abandoned thread still importing it (a plugin that timed out)
 
 
 def _normalize(name):
@@ -72,31 +72,6 @@ def _describe(exc):
     return f"{type(exc).__name__}: {exc}" if isinstance(exc, Exception) else repr(exc)
 
 
-def _importing():
-    """The names of the modules half-imported right now, by any thread."""
-    names = set()
-    for name, module in dict(sys.modules).items():
-        try:  # not getattr: a lazy module would import itself on attribute access
-            spec = object.__getattribute__(module, "__dict__").get("__spec__")
-            if getattr(spec, "_initializing", False):
-                names.add(name)
-        except Exception:  # noqa: BLE001 - not a module
-            continue
-    return names
-
-
-def stuck_import(module_name):
-    """The module (``module_name`` or a package above it) that an abandoned plugin import still holds,
-    or None: importing ``module_name`` now would wait on that import's lock, perhaps forever."""
-    parts = module_name.split(".")
-    for prefix in (".".join(parts[:i]) for i in range(1, len(parts) + 1)):
-        thread = _STUCK.get(prefix)
-        if thread is not None and thread.is_alive():
-            return prefix
-        _STUCK.pop(prefix, None)
-    return None
-
-
 def _load(ep, timeout):
     """``(plugin, None)``, or ``(None, (message, exception or None))``: ``ep.load()`` in a daemon thread.
 
@@ -106,7 +81,7 @@ def _load(ep, timeout):
     are remembered, so that no later import here waits on their locks.
     """
     hint = f"skipped; ADVDL_BLOCK_PLUGINS={ep.name} skips it without waiting"
-    held = stuck_import(ep.module)
+    held = imports.stuck_import(ep.module)
     if held:
         return None, (f"its module {held} is still importing (a plugin import abandoned earlier): {hint}", None)
     outcome = {}
@@ -117,13 +92,13 @@ def _load(ep, timeout):
         except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt: the plugin's own
             outcome["error"] = exc
 
-    before = _importing()
+    before = imports.importing()
     thread = threading.Thread(target=target, name=f"advdl-plugin-{ep.name}", daemon=True)
     thread.start()
     thread.join(timeout)
     if thread.is_alive():
-        for module in (_importing() - before) | {ep.module}:
-            _STUCK[module] = thread
+        for module in (imports.importing() - before) | {ep.module}:
+            imports.STUCK[module] = thread
         return None, (f"took more than {timeout:g} s to import: {hint}", None)
     if "error" in outcome:
         exc = outcome["error"]
@@ -170,6 +145,11 @@ def build_plugin_manager(extra_plugins=()):
             continue
         owners[name] = (ep.name, dist, version)
         errors += _unknown_hooks(plugin, ep.name, dist)
+    from advdl import __version__
+    from advdl.loading import families
+
+    pm.register(families, name="advdl.families")  # always: not an entry point a switch could leave out
+    owners["advdl.families"] = ("advdl.families", "advdl", __version__)
     for plugin in extra_plugins:
         name = getattr(plugin, "__name__", None) or type(plugin).__name__
         pm.register(plugin, name=name)
@@ -217,6 +197,8 @@ def build_registry(extra_plugins=()):
     registry = Registry()
     registry.plugin_manager = pm
     registry.errors.extend(errors)
+    _call_each(pm, "advdl_register_families", owners, registry,  # first: algorithms name their family
+               lambda owner: functools.partial(registry.register_family, owner=owner))
     _call_each(pm, "advdl_register_algorithms", owners, registry,
                lambda owner: functools.partial(registry.register_algorithm, owner=owner))
     _call_each(pm, "advdl_register_envs", owners, registry,

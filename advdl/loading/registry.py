@@ -3,71 +3,14 @@
 import dataclasses
 import importlib
 import re
-from dataclasses import dataclass, field
 
+from advdl.api import specs
 from advdl.api.errors import AdvdlError, PluginError, unknown_name
+from advdl.api.specs import AlgorithmSpec, DatasetSpec, EnvSpec
+from advdl.loading.presets import check_presets
 
-FAMILIES = ("rl", "generative", "supervised")
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-
-
-@dataclass
-class AlgorithmSpec:
-    """One algorithm, as a plugin registers it.
-
-    ``config`` is a frozen dataclass of hyperparameters (help text in each field's
-    ``metadata["help"]``). ``factory`` names the implementing class as ``"module:Class"``.
-    ``presets`` maps a preset name to ``{"description", "env", "steps", "run": {...},
-    "hyperparameters": {...}}``; a preset named like an environment id is applied
-    automatically when that environment is chosen.
-    """
-
-    name: str
-    family: str
-    summary: str
-    config: type
-    factory: str
-    presets: dict = field(default_factory=dict)
-    paper: str = ""
-    # filled in by the registry:
-    plugin: str = ""
-    distribution: str = ""
-    version: str = ""
-
-    def load_class(self):
-        return import_target(self.factory, f"algorithm '{self.name}'", self)
-
-
-@dataclass
-class EnvSpec:
-    """A Gymnasium environment a plugin provides (``id`` like ``"advdl/QWorld-v0"``)."""
-
-    id: str
-    entry_point: str
-    summary: str = ""
-    max_episode_steps: int | None = None
-    reward_threshold: float | None = None
-    kwargs: dict = field(default_factory=dict)
-    plugin: str = ""
-    distribution: str = ""
-    version: str = ""
-
-
-@dataclass
-class DatasetSpec:
-    """A named image dataset a plugin provides: ``loader`` names ``function(data_dir) -> advdl.datasets.data.Dataset``
-    as ``"module:function"`` (imported only when the dataset is loaded); ``data_dir`` is the offline
-    directory or None."""
-
-    name: str
-    loader: str
-    summary: str = ""
-    image_shape: tuple = ()
-    num_classes: int = 10
-    plugin: str = ""
-    distribution: str = ""
-    version: str = ""
 
 
 def plugin_call(owner, what, fn, *args, **kwargs):
@@ -86,7 +29,7 @@ def plugin_call(owner, what, fn, *args, **kwargs):
 
 def import_target(target, what, spec):
     """The object ``"module:attr"`` names, imported on behalf of the plugin that registered ``spec``."""
-    from advdl.loading.manager import stuck_import  # plugin_manager imports this module
+    from advdl.loading.imports import stuck_import
 
     module_name, _, attr = target.partition(":")
     held = stuck_import(module_name)
@@ -97,8 +40,12 @@ def import_target(target, what, spec):
                        lambda: getattr(importlib.import_module(module_name), attr))
 
 
+specs.import_factory = import_target  # AlgorithmSpec.load_class imports through it
+
+
 class Registry:
     def __init__(self):
+        self.families = {}
         self.algorithms = {}
         self.envs = {}
         self.datasets = {}
@@ -108,19 +55,34 @@ class Registry:
     def add_error(self, plugin, distribution, message):
         self.errors.append({"plugin": plugin, "distribution": distribution, "error": message})
 
+    def register_family(self, spec, owner):
+        from advdl.api.family import FamilySpec
+
+        if not isinstance(spec, FamilySpec):
+            raise PluginError(f"register() expects a FamilySpec, got {type(spec).__name__}")
+        if not _NAME.match(spec.name):
+            raise PluginError(f"invalid family name {spec.name!r} (lowercase, digits, - and _)")
+        for what, target in (("runner", spec.runner), ("settings", spec.settings)):
+            if not _TARGET.match(target):
+                raise PluginError(f"family '{spec.name}': {what} must be 'module:Class'")
+        spec.plugin, spec.distribution, spec.version = owner
+        self._add("family", self.families, spec.name, spec)
+
     def register_algorithm(self, spec, owner):
         plugin, dist, version = owner
         if not isinstance(spec, AlgorithmSpec):
             raise PluginError(f"register() expects an AlgorithmSpec, got {type(spec).__name__}")
         if not _NAME.match(spec.name):
             raise PluginError(f"invalid algorithm name {spec.name!r} (lowercase, digits, - and _)")
-        if spec.family not in FAMILIES:
-            raise PluginError(f"algorithm '{spec.name}': family must be one of {', '.join(FAMILIES)}")
+        if spec.family not in self.families:
+            raise PluginError(f"algorithm '{spec.name}': family must be one of {', '.join(sorted(self.families))}")
         if not dataclasses.is_dataclass(spec.config):
             raise PluginError(f"algorithm '{spec.name}': config must be a dataclass")
         if not _TARGET.match(spec.factory):
             raise PluginError(f"algorithm '{spec.name}': factory must be 'module:Class'")
         spec.plugin, spec.distribution, spec.version = plugin, dist, version
+        spec.family_spec = self.families[spec.family]
+        check_presets(spec)  # a broken preset breaks its plugin now, not the run that picks it
         self._add("algorithm", self.algorithms, spec.name, spec)
 
     def register_env(self, spec, owner):

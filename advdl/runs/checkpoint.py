@@ -10,13 +10,11 @@ and is reported as corrupt. (The checksum finds damage, not intent: anyone can r
 the trainers check the types of what they load too.) ``ADVDL-CKPT-2`` files (no length) load too.
 """
 
-import errno
 import hashlib
 import io
 import json
 import os
 import re
-import shutil
 import struct
 import zipfile
 from pathlib import Path
@@ -24,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from advdl.api.errors import CheckpointError, RunFolderError
-from advdl.api.memory import check_fits, format_bytes
-from advdl.runs.folder import open_regular
+from advdl.api.files import free_space_note, open_regular, remove_stale_temps, write_atomic  # noqa: F401 - re-exported: the checkpoint's file primitives
+from advdl.api.memory import check_fits
 
 MAGIC = b"ADVDL-CKPT-3\n"
 V2_MAGIC = b"ADVDL-CKPT-2\n"  # the same without the length field (advdl 0.1 before the length)
@@ -34,77 +32,7 @@ KEEP = 2
 _NAME = re.compile(r"^step-(\d+)\.ckpt$")
 
 
-_TEMP = re.compile(r"^\..+\.tmp-(\d+)$")  # write_atomic's temp files: never a checkpoint name
 
-
-def write_atomic(path, data):
-    """Write ``data`` to ``path`` so that a reader, or a process killed at any moment, finds the
-    old file or the new one, never a part: a temp file beside it, fsynced, renamed over ``path``,
-    the folder fsynced (so the rename survives a power cut). A failed write (a full disk, a
-    read-only folder) removes its temp file, leaves ``path`` as it was and raises a
-    RunFolderError naming the file and the free space."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb", opener=_no_follow) as fh:  # a link planted at the temp name is not followed
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    except BaseException as exc:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise RunFolderError(f"cannot write {path}: {exc.strerror or exc}{free_space_note(path.parent)}") from None
-        raise
-
-
-def _no_follow(path, flags):
-    return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0), 0o644)
-
-
-def _fsync_dir(directory):
-    if os.name == "nt":  # no directory handles to fsync; NTFS journals the rename
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    except OSError as exc:
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):  # filesystems without directory fsync
-            raise
-    finally:
-        os.close(fd)
-
-
-def free_space_note(directory):
-    """' (12.5 MB free on its disk)' for the nearest existing folder of ``directory``, or ''."""
-    directory = Path(directory).absolute()
-    while not directory.is_dir() and directory != directory.parent:
-        directory = directory.parent
-    try:
-        return f" ({format_bytes(shutil.disk_usage(directory).free)} free on its disk)"
-    except OSError:
-        return ""
-
-
-def remove_stale_temps(directory):
-    """Delete the temp files other processes' write_atomic left in ``directory`` (a process killed
-    mid-write); returns their names. They never count as checkpoints (list_checkpoints ignores them)."""
-    directory, removed = Path(directory), []
-    if not directory.is_dir():
-        return removed
-    for p in directory.iterdir():
-        match = _TEMP.match(p.name)
-        if match and int(match.group(1)) != os.getpid() and p.is_file() and not p.is_symlink():
-            p.unlink(missing_ok=True)
-            removed.append(p.name)
-        elif p.name.startswith(".stage-") and p.is_dir() and not p.is_symlink():  # runfolder.write_staged's
-            shutil.rmtree(p, ignore_errors=True)
-            removed.append(p.name)
-    return removed
 
 
 def save(directory, step, state):

@@ -25,6 +25,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from advdl.api.errors import RunFolderError
+from advdl.api.files import _KINDS, open_regular, read_bytes, remove_stale_temps  # noqa: F401 - re-exported: the guard's file primitives
+from advdl.api.memory import format_bytes
 
 LOCK_FILE = ".lock"
 MIN_FREE_BYTES = 50 * 2**20  # the pre-flight check's floor: checkpoints, logs, the model
@@ -34,8 +36,7 @@ FOLDERS = {"checkpoints", "tensorboard"}
 FILES = {"config.yaml", "summary.json", "metrics.csv", "episodes.csv", "evaluations.csv", "epochs.csv",
          "learning_curve.png", "learning_curves.png", "seeds.yaml", "aggregate.json", "aggregate.png", LOCK_FILE}
 _TEMP = re.compile(r"^\.config\.yaml\.tmp-\d+$")  # its config.yaml, half-written when it was killed
-_KINDS = {stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
-          stat.S_IFSOCK: "a socket"}
+
 
 
 def check_new(path):
@@ -103,48 +104,9 @@ def _target(link):
         return "?"
 
 
-def open_regular(path, mode="rb", max_bytes=None, follow_links=False):
-    """``open(path, mode)`` for a regular file only: never through a symbolic link (the last part of
-    the path; the folders above it are what ``scan`` checked), never a FIFO or device (opened
-    non-blocking, checked on the descriptor), and for reading at most ``max_bytes`` long.
-    Modes: "rb", "r", "ab", "a" (created if missing). ``follow_links``: a file the user named
-    outside a run folder (a --config file) may be a link."""
-    flags = {"r": os.O_RDONLY, "a": os.O_WRONLY | os.O_APPEND | os.O_CREAT}[mode[0]]
-    flags |= getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-    if not follow_links:
-        flags |= getattr(os, "O_NOFOLLOW", 0)
-    try:
-        fd = os.open(path, flags, 0o644)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise RunFolderError(f"{path} is a symbolic link; advdl never reads or writes through a link in a "
-                                 f"run folder: replace it with a copy of the file, or remove it") from None
-        raise
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            kind = "a folder" if stat.S_ISDIR(info.st_mode) else _KINDS.get(stat.S_IFMT(info.st_mode), "not a file")
-            raise RunFolderError(f"{path} is {kind}, not a regular file")
-        if max_bytes is not None and mode[0] == "r" and info.st_size > max_bytes:
-            raise RunFolderError(f"{path} is {info.st_size} bytes, more than the {max_bytes} such a file can be")
-        if hasattr(os, "set_blocking"):
-            os.set_blocking(fd, True)
-        return os.fdopen(fd, mode, **({} if "b" in mode else {"newline": "", "errors": "replace"}))
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def read_bytes(path, max_bytes=None, follow_links=False):
-    with open_regular(path, "rb", max_bytes, follow_links) as fh:
-        return fh.read()
-
-
 def prepare(path):
     """Pre-flight check before any training: create the folder, check it takes a file and its disk has
     MIN_FREE_BYTES free, delete the temp files of a process killed while writing."""
-    from advdl.runs import checkpoint
-
     path = Path(path)
     if os.path.lexists(path) and not path.is_dir():
         raise RunFolderError(f"the run folder {path} is a file, not a folder")
@@ -162,8 +124,8 @@ def prepare(path):
         raise RunFolderError(f"the run folder {path} is not writable: {exc.strerror}") from None
     free = shutil.disk_usage(path).free
     if free < MIN_FREE_BYTES:
-        raise RunFolderError(f"only {checkpoint.format_bytes(free)} free on the disk of the run folder {path}; "
-                             f"a run needs at least {checkpoint.format_bytes(MIN_FREE_BYTES)} for its checkpoints, "
+        raise RunFolderError(f"only {format_bytes(free)} free on the disk of the run folder {path}; "
+                             f"a run needs at least {format_bytes(MIN_FREE_BYTES)} for its checkpoints, "
                              f"logs and model")
     return path
 
@@ -264,8 +226,6 @@ def opened(path, new):
     try:
         with lock(path):
             scan(path)
-            from advdl.runs.checkpoint import remove_stale_temps
-
             for folder in (path, path / "checkpoints"):
                 remove_stale_temps(folder)
             yield guard

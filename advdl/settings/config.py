@@ -14,29 +14,21 @@ import dataclasses
 import math
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from advdl.api.errors import ConfigError, RunFolderError, unknown_name
+from advdl.api.options import MAX_DEPTH, MAX_WIDTH, bounds_of, check_between, option  # noqa: F401 - re-exported
 
 INT_MIN, INT_MAX = -2**63, 2**63 - 1  # every integer setting: numpy's and TensorFlow's int64
 FLOAT32_MAX = 3.4028234663852886e38  # every float setting: beyond it, float32 arithmetic has inf
 MAX_SEED = 2**31 - 1  # keras.utils.set_random_seed takes < 2**32; seeds get offsets (evaluation: + 200,000 + i)
 MAX_EPOCHS = 2**31 - 1  # so that epochs x batches per epoch (fewer than 2**32) fit in 64 bits
 MAX_REPLICAS = 256  # GPUs of one machine (a DGX has 8 or 16); without GPUs, logical CPU devices to test with
-MAX_WIDTH = 2**16  # units, filters, codes of one layer: the book's widest has 1,024; two of 2**16 hold 2**32 weights
-MAX_DEPTH = 2000  # layers of a network setting its depth (He et al.'s deepest ResNet: 1,202)
 
 
 class OutOfRange(ConfigError):
     """A number of the right type that no setting takes (beyond 64 bits, NaN, beyond float32)."""
-
-
-def option(default, help, **kwargs):
-    """A dataclass field with help text (shown by ``advdl info`` and ``advdl run ALGO --help``)."""
-    if isinstance(default, (list, dict)):
-        raise TypeError("use a tuple for sequence defaults")
-    return field(default=default, metadata={"help": help, **kwargs})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,14 +37,14 @@ class RunConfig:
 
     env: str = option("", "Gymnasium environment id, e.g. CartPole-v1.")
     env_kwargs: tuple[str, ...] = option((), "Keyword arguments for gymnasium.make, as KEY=VALUE pairs.")
-    steps: int = option(100_000, "Environment steps to train for.")
-    episodes: int = option(0, "Also stop after this many training episodes (0: no episode limit).")
-    seed: int = option(0, "Seed for the network, the environment and exploration.")
-    eval_interval: int = option(10_000, "Evaluate deterministically every N env steps (0: never).")
-    eval_episodes: int = option(10, "Episodes per periodic evaluation.")
-    final_eval_episodes: int = option(20, "Episodes of the final deterministic evaluation.")
-    checkpoint_interval: int = option(25_000, "Write a checkpoint every N env steps (0: only at the end).")
-    log_interval: int = option(1_000, "Write a metrics.csv row and TensorBoard scalars every N env steps.")
+    steps: int = option(100_000, "Environment steps to train for.", low=1)
+    episodes: int = option(0, "Also stop after this many training episodes (0: no episode limit).", low=0)
+    seed: int = option(0, "Seed for the network, the environment and exploration.", low=0, high=MAX_SEED)
+    eval_interval: int = option(10_000, "Evaluate deterministically every N env steps (0: never).", low=0)
+    eval_episodes: int = option(10, "Episodes per periodic evaluation.", low=1)
+    final_eval_episodes: int = option(20, "Episodes of the final deterministic evaluation.", low=1)
+    checkpoint_interval: int = option(25_000, "Write a checkpoint every N env steps (0: only at the end).", low=0)
+    log_interval: int = option(1_000, "Write a metrics.csv row and TensorBoard scalars every N env steps.", low=1)
     keep_best: bool = option(False, "End with the weights of the best periodic evaluation (ties: the latest); "
                                     "the final evaluation uses other episodes.")
     stop_when_solved: bool = option(False, "Stop once the mean return of 100 training episodes reaches the env's threshold.")
@@ -65,17 +57,10 @@ class RunConfig:
     deterministic: bool = option(False, "Strict determinism: besides TensorFlow's deterministic ops (always on), "
                                         "oneDNN's custom CPU kernels off and one thread for TensorFlow's ops; slower.")
 
-    def __post_init__(self):
-        for name in ("steps",):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
-        for name in ("episodes", "eval_interval", "checkpoint_interval", "seed"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("eval_episodes", "final_eval_episodes", "log_interval"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
-        check_seed(self.seed)
+    @classmethod
+    def missing_target(cls, spec):
+        envs = [p.get("env") or name for name, p in spec.presets.items() if "-v" in (p.get("env") or name)]
+        return f"no environment given: use --env ENV_ID (for example --env {envs[0] if envs else 'CartPole-v1'})"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,11 +70,11 @@ class DataRunConfig:
     data: str = option("", "Dataset name (advdl list shows them), e.g. mnist.")
     data_dir: str = option("", "Offline directory with the dataset's files, read before keras.datasets "
                                "(default: the ADVDL_DATA_DIR environment variable).")
-    epochs: int = option(10, "Passes over the training images.")
-    seed: int = option(0, "Seed for the weights, the batch order, dropout and augmentation.")
-    log_interval: int = option(50, "Write a metrics.csv row and TensorBoard scalars every N batches.")
+    epochs: int = option(10, "Passes over the training images.", low=1, high=MAX_EPOCHS)
+    seed: int = option(0, "Seed for the weights, the batch order, dropout and augmentation.", low=0, high=MAX_SEED)
+    log_interval: int = option(50, "Write a metrics.csv row and TensorBoard scalars every N batches.", low=1)
     checkpoint_interval: int = option(0, "Also write a checkpoint every N batches inside an epoch (0: at epoch "
-                                         "ends only); a killed run resumes from the last one.")
+                                         "ends only); a killed run resumes from the last one.", low=0)
     on_nan: typing.Literal["stop", "continue"] = option(
         "stop", "When a training metric (a loss) becomes NaN or infinite: stop, keeping the last good checkpoint, "
                 "or continue.")
@@ -99,50 +84,40 @@ class DataRunConfig:
         "default", "tf.distribute strategy: default (one device), mirrored (the GPUs of this machine, or the CPU "
                    "split into --replicas devices), multiworker (the workers TF_CONFIG names).")
     replicas: int = option(0, "mirrored: replicas (0: one per GPU, or 1 without GPUs; without GPUs the CPU is "
-                              "split into this many logical devices).")
+                              "split into this many logical devices).", low=0, high=MAX_REPLICAS)
 
     def __post_init__(self):
-        if self.replicas < 0:
-            raise ConfigError(f"replicas must be >= 0, got {self.replicas}")
         if self.replicas and self.strategy != "mirrored":
             raise ConfigError(f"replicas applies to --strategy mirrored, not {self.strategy}")
-        for name in ("epochs", "log_interval"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
-        for name in ("seed", "checkpoint_interval"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
-        check_seed(self.seed)
-        if self.epochs > MAX_EPOCHS:  # epochs x batches per epoch (the step count) must fit 64 bits
-            raise ConfigError(f"epochs must be at most {MAX_EPOCHS:,}, got {self.epochs:,}")
-        if self.replicas > MAX_REPLICAS:  # without GPUs, a list of that many logical devices
-            raise ConfigError(f"replicas must be at most {MAX_REPLICAS}, got {self.replicas:,}")
+
+    @classmethod
+    def missing_target(cls, spec):
+        return "no dataset given: use --data NAME (for example --data mnist; `advdl list` shows them)"
 
 
-def check_between(config, names, low, high=None):
-    """A ConfigError naming the first of ``names`` (fields of ``config``; of a list field, any item) outside
-    ``low..high``."""
-    for name in names:
-        value = getattr(config, name)
-        for item in value if isinstance(value, tuple) else (value,):
-            if item < low or (high is not None and item > high):
-                bounds = f"in {low}..{high:,}" if high is not None else f">= {low}"
-                raise ConfigError(f"{name} must be {'made of integers ' if isinstance(value, tuple) else ''}"
-                                  f"{bounds}, got {list(value) if isinstance(value, tuple) else value}")
+@dataclass(frozen=True, kw_only=True)
+class GenerativeRunConfig(DataRunConfig):
+    """Settings of a generative model's run: a dataset run that is scored while it trains."""
 
-
-def check_seed(seed, what="seed"):
-    if not 0 <= seed <= MAX_SEED:
-        raise ConfigError(f"{what} must be in 0..{MAX_SEED} (2**31-1), got {seed}")
+    scorer: str = option("cnn", "The classifier (a supervised algorithm) trained once per dataset whose features "
+                                "and class probabilities score the generated images.")
 
 
 def run_config_class(spec):
-    """RL algorithms run on environments; supervised and generative models on datasets."""
-    return RunConfig if spec.family == "rl" else DataRunConfig
+    """The run-settings class of ``spec``'s family (RL: RunConfig; datasets: DataRunConfig)."""
+    return spec.family_spec.settings_class()
 
 
 def run_keys(spec):
     return tuple(f.name for f in dataclasses.fields(run_config_class(spec)))
+
+
+def split_settings(spec, values):
+    """``values`` (setting name -> value) as ``(run_values, hyper_values)``: the run settings of ``spec``'s
+    family, and the rest (its hyperparameters, or unknown names, which ``build`` reports)."""
+    keys = set(run_keys(spec))
+    run_values = {k: v for k, v in values.items() if k in keys}
+    return run_values, {k: v for k, v in values.items() if k not in keys}
 
 
 def fields_of(cls):
@@ -279,9 +254,46 @@ def build(cls, values, where, also=()):
             raise unknown_name("setting", key, valid, f" Valid: {', '.join(valid)}.")
         kwargs[key] = coerce(key, value, known[key])
     try:
+        check_bounds(cls, kwargs)
         return cls(**kwargs)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
+
+
+def check_bounds(cls, values):
+    """A ConfigError for the first field of ``cls`` whose value (in ``values``, else its default) is outside
+    the bounds its ``option`` declares (of a list, any item; none passes)."""
+    for f, tp in fields_of(cls):
+        bounds = bounds_of(cls, f.name)
+        value = values.get(f.name, f.default)
+        if bounds is None or value is dataclasses.MISSING:
+            continue
+        items = value if isinstance(value, tuple) else (value,)
+        if not all(item is None or bounds.admits(item) for item in items):
+            shown = f"[{', '.join(map(str, items))}]" if isinstance(value, tuple) else _shown(value)
+            raise ConfigError(f"{f.name} must be {describe_bounds(cls, f.name, tp)}, got {shown}")
+
+
+def describe_bounds(cls, name, tp):
+    """The bounds of field ``name`` (type ``tp``) of ``cls`` in words (``in 1..1,024``, ``made of integers
+    of at least 1``, ``> 0 or none``), or "" when it has none: for error messages and ``advdl info``."""
+    bounds = bounds_of(cls, name)
+    if bounds is None:
+        return ""
+    args = typing.get_args(tp)
+    optional = typing.get_origin(tp) in (typing.Union, types.UnionType) and type(None) in args
+    if optional:
+        tp = next(arg for arg in args if arg is not type(None))
+    listed = typing.get_origin(tp) is tuple
+    integer = (typing.get_args(tp)[:1] or (str,))[0] is int if listed else tp is int
+    text = bounds.describe(integer)
+    if listed:
+        text = f"made of {'integers' if integer else 'numbers'} {'of ' if text.startswith('at ') else ''}{text}"
+    return text + (" or none" if optional else "")
+
+
+def _shown(value):
+    return f"{value:,}" if isinstance(value, int) else str(value)
 
 
 MAX_CONFIG_BYTES = 16 * 2**20
@@ -290,7 +302,7 @@ MAX_CONFIG_BYTES = 16 * 2**20
 def load_file(path):
     import yaml
 
-    from advdl.runs.folder import read_bytes
+    from advdl.api.files import read_bytes
 
     path = Path(path)
     if not path.exists():
@@ -339,11 +351,12 @@ def _check_size(data, path, limit=100_000):
             stack += item
 
 
-def resolve(spec, *, env=None, preset=None, file_data=None, run_flags=None, hyper_flags=None, data=None):
-    """Merge defaults < preset < config file < flags into (run config, algorithm config, preset)."""
+def resolve(spec, *, env=None, preset=None, file_data=None, run_flags=None, hyper_flags=None, data=None, target=None):
+    """Merge defaults < preset < config file < flags into (run config, algorithm config, preset).
+    ``target`` (or ``env``, ``data``: its names in advdl's families) is what the run trains on."""
     file_data = dict(file_data or {})
-    rl = spec.family == "rl"
-    target = (env or file_data.get("env") or "") if rl else (data or file_data.get("data") or "")
+    key = spec.family_spec.target  # the run setting naming what the run trains on: env, data
+    target = target or env or data or file_data.get(key) or ""
     if preset is None:
         preset = file_data.get("preset")
     if preset is None and target in spec.presets:
@@ -356,7 +369,7 @@ def resolve(spec, *, env=None, preset=None, file_data=None, run_flags=None, hype
             raise unknown_name(f"preset for {spec.name}", preset, spec.presets,
                                f" Presets: {', '.join(spec.presets) or 'none'}.")
         chosen = spec.presets[preset]
-        target = target or chosen.get("env" if rl else "data", "")
+        target = target or chosen.get(key, "")
         run_values.update(chosen.get("run", {}))
         hyper_values.update(chosen.get("hyperparameters", {}))
     file_algo = file_data.pop("algorithm", None)
@@ -369,20 +382,13 @@ def resolve(spec, *, env=None, preset=None, file_data=None, run_flags=None, hype
     hyper_values.update(hyper_flags or {})
     if isinstance(run_values.get("env_kwargs"), dict):
         run_values["env_kwargs"] = [f"{k}={v}" for k, v in run_values["env_kwargs"].items()]
-    key = "env" if rl else "data"
     run_values[key] = target or run_values.get(key, "")
-    run_config = build(run_config_class(spec), run_values, "run settings")
-    if rl and not run_config.env:
-        raise ConfigError(f"no environment given: use --env ENV_ID (for example --env {_example_env(spec)})")
-    if not rl and not run_config.data:
-        raise ConfigError("no dataset given: use --data NAME (for example --data mnist; `advdl list` shows them)")
+    settings = run_config_class(spec)
+    run_config = build(settings, run_values, "run settings")
+    if not getattr(run_config, key):
+        raise ConfigError(settings.missing_target(spec))
     algo_config = build(spec.config, hyper_values, f"{spec.name} hyperparameters", also=run_keys(spec))
     return run_config, algo_config, preset
-
-
-def _example_env(spec):
-    envs = [p.get("env") or name for name, p in spec.presets.items() if "-v" in (p.get("env") or name)]
-    return envs[0] if envs else "CartPole-v1"
 
 
 def to_dict(config):

@@ -4,38 +4,24 @@ colorization, vae, cvae, beta-vae. Cheap to import: configs, presets and the reg
 from dataclasses import dataclass
 from typing import Literal
 
-from advdl import AlgorithmSpec, ConfigError, hookimpl, option
-from advdl.settings.config import MAX_WIDTH, check_between
-
-
-def _check_positive(config, ints=(), floats=()):
-    for name in ints:
-        if getattr(config, name) < 1:
-            raise ConfigError(f"{name} must be at least 1, got {getattr(config, name)}")
-    for name in floats:
-        if getattr(config, name) <= 0:
-            raise ConfigError(f"{name} must be > 0, got {getattr(config, name)}")
+from advdl.api import MAX_WIDTH, AlgorithmSpec, ConfigError, hookimpl, option
 
 
 @dataclass(frozen=True, kw_only=True)
 class AutoencoderConfig:
-    latent_dim: int = option(16, "Size of the latent vector (2 draws the latent scatter plot).")
+    latent_dim: int = option(16, "Size of the latent vector (2 draws the latent scatter plot).", low=1, high=MAX_WIDTH)
     filters: tuple[int, ...] = option((32, 64), "Filters of the encoder's 3x3 stride-2 convolutions (the decoder "
-                                                "mirrors them).")
-    batch_size: int = option(32, "Images per gradient step (the book: 32).")
-    learning_rate: float = option(1e-3, "Adam learning rate.")
+                                                "mirrors them).", low=1, high=MAX_WIDTH)
+    batch_size: int = option(32, "Images per gradient step (the book: 32).", low=1)
+    learning_rate: float = option(1e-3, "Adam learning rate.", above=0)
     noise_mean: float = option(0.0, "Corrupt inputs with Gaussian noise of this mean (clipped to [0, 1]; dae: 0.5).")
-    noise_std: float = option(0.0, "... and this standard deviation (0: no corruption; dae: 0.5).")
+    noise_std: float = option(0.0, "... and this standard deviation (0: no corruption; dae: 0.5).", low=0)
     grey_input: bool = option(False, "Feed the network the luminance of colour images; it outputs colour "
                                      "(colorization).")
 
     def __post_init__(self):
-        _check_positive(self, ints=("latent_dim", "batch_size"), floats=("learning_rate",))
-        if not self.filters or min(self.filters) < 1:
-            raise ConfigError(f"filters must be a non-empty list of positive integers, got {self.filters}")
-        check_between(self, ("latent_dim", "filters"), 1, MAX_WIDTH)
-        if self.noise_std < 0:
-            raise ConfigError(f"noise_std must be >= 0, got {self.noise_std}")
+        if not self.filters:
+            raise ConfigError("filters must name at least one convolution")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,18 +42,15 @@ class ColorizationConfig(AutoencoderConfig):
 class VAEConfig:
     network: Literal["mlp", "cnn"] = option("mlp", "mlp: one hidden layer of hidden_units each way; cnn: 3x3 "
                                                    "stride-2 convolutions (32, 64) and a 16-unit layer.")
-    latent_dim: int = option(2, "Size of z (2 draws the latent scatter plot and the manifold grid).")
-    hidden_units: int = option(512, "Units of the MLP's hidden layers (the book: 512).")
+    latent_dim: int = option(2, "Size of z (2 draws the latent scatter plot and the manifold grid).", low=1,
+                             high=MAX_WIDTH)
+    hidden_units: int = option(512, "Units of the MLP's hidden layers (the book: 512).", low=1, high=MAX_WIDTH)
     reconstruction: Literal["bce", "mse"] = option("bce", "Reconstruction loss, summed over pixels: binary "
                                                           "cross-entropy or squared error.")
-    beta: float = option(1.0, "Weight of the KL term (beta-VAE; 1 is the ELBO).")
+    beta: float = option(1.0, "Weight of the KL term (beta-VAE; 1 is the ELBO).", above=0)
     conditional: bool = option(False, "One-hot labels into the encoder and the decoder (CVAE).")
-    batch_size: int = option(128, "Images per gradient step (the book: 128).")
-    learning_rate: float = option(1e-3, "Adam learning rate.")
-
-    def __post_init__(self):
-        _check_positive(self, ints=("latent_dim", "hidden_units", "batch_size"), floats=("learning_rate", "beta"))
-        check_between(self, ("latent_dim", "hidden_units"), 1, MAX_WIDTH)
+    batch_size: int = option(128, "Images per gradient step (the book: 128).", low=1)
+    learning_rate: float = option(1e-3, "Adam learning rate.", above=0)
 
 
 @dataclass(frozen=True, kw_only=True)

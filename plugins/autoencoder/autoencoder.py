@@ -14,11 +14,7 @@ import math
 
 import numpy as np
 
-from advdl import ConfigError, DataError, Model
-from advdl.api.backend import import_tensorflow, load_weights
-from advdl.api.plots import as_rgb
-from advdl.datasets.data import LUMINANCE
-from advdl.datasets.distribute import replica_gradients
+from advdl.api import LUMINANCE, ConfigError, DataError, Model, as_rgb, import_tensorflow, load_weights, replica_gradients
 
 EVAL_BATCH = 1000
 NOISE_SEED = 20_240_101  # the held-out corruption is the same in every evaluation and every run
@@ -147,7 +143,7 @@ class Autoencoder(Model):
         return np.concatenate([self._encode(clean[i:i + EVAL_BATCH]).numpy() for i in range(0, len(clean), EVAL_BATCH)])
 
     def write_figures(self, run_dir, dataset):
-        from advdl.api.plots import image_grid, latent_scatter, line_plot
+        from advdl.api import image_grid, latent_scatter, line_plot
 
         images = dataset.x_test[:FIGURE_IMAGES]
         x, out = self.reconstruct(images)

@@ -11,9 +11,7 @@ The held-out ELBO is -(reconstruction + KL) with beta = 1, one fixed draw of eps
 
 import numpy as np
 
-from advdl import DataError, Model
-from advdl.api.backend import import_tensorflow, load_weights
-from advdl.datasets.distribute import replica_gradients
+from advdl.api import DataError, Model, import_tensorflow, load_weights, replica_gradients
 
 from .autoencoder import EVAL_BATCH, FIGURE_IMAGES
 
@@ -139,7 +137,7 @@ class VAE(Model):
         result = {"test_elbo": -(reconstruction + kl), "test_reconstruction": reconstruction, "test_kl": kl,
                   "test_mse": squared / images.size}
         if self.scorer is not None:
-            from advdl.api.scoring import score
+            from advdl.api import score
 
             scores = score(self.scorer, self.decode(self.score_z, self.score_labels), images,
                            labels=self.score_labels if self.conditional else None)
@@ -163,13 +161,13 @@ class VAE(Model):
             self.write_grid(self.run_dir / "samples" / f"epoch-{epoch + 1:04d}.png")
 
     def write_grid(self, path):
-        from advdl.api.plots import image_grid
+        from advdl.api import image_grid
 
         path.parent.mkdir(parents=True, exist_ok=True)
         image_grid(path, self.decode(self.fixed_z, self.fixed_labels), GRID)
 
     def write_figures(self, run_dir, dataset):
-        from advdl.api.plots import image_grid, latent_scatter
+        from advdl.api import image_grid, latent_scatter
 
         self.write_grid(run_dir / "samples.png")
         images, labels = dataset.x_test[:FIGURE_IMAGES], dataset.y_test[:FIGURE_IMAGES]

@@ -1,6 +1,6 @@
 """advdl's named image datasets, registered through the same hook a third-party package uses."""
 
-from advdl import DatasetSpec, hookimpl
+from advdl.api import DatasetSpec, hookimpl
 
 
 @hookimpl

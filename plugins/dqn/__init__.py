@@ -3,54 +3,41 @@
 from dataclasses import dataclass
 from typing import Literal
 
-from advdl import AlgorithmSpec, ConfigError, hookimpl, option
+from advdl.api import AlgorithmSpec, Baseline, ConfigError, hookimpl, option
+
+SB3_SETTINGS = "advdl_plugins.dqn.baseline:sb3_settings"  # advdl compare: SB3's DQN
 
 
 @dataclass(frozen=True, kw_only=True)
 class DQNConfig:
     double: bool = option(False, "Double DQN: the online network picks the next action, the target network values it.")
-    hidden_sizes: tuple[int, ...] = option((256, 256), "Units of the Q-network's hidden ReLU layers.")
-    learning_rate: float = option(1e-3, "Adam learning rate.")
-    learning_rate_end: float | None = option(None, "Decay the learning rate linearly to this by the last step (none: constant).")
-    gamma: float = option(0.99, "Discount factor in (0, 1].")
-    batch_size: int = option(64, "Transitions per gradient step.")
-    buffer_size: int = option(100_000, "Replay buffer capacity (transitions).")
-    learning_starts: int = option(1000, "Env steps collected before the first gradient step.")
-    train_freq: int = option(4, "Train every N env steps (or N episodes, see train_freq_unit).")
+    hidden_sizes: tuple[int, ...] = option((256, 256), "Units of the Q-network's hidden ReLU layers.", low=1)
+    learning_rate: float = option(1e-3, "Adam learning rate.", above=0)
+    learning_rate_end: float | None = option(None, "Decay the learning rate linearly to this by the last step "
+                                                   "(none: constant).", low=0)
+    gamma: float = option(0.99, "Discount factor in (0, 1].", above=0, high=1)
+    batch_size: int = option(64, "Transitions per gradient step.", low=1)
+    buffer_size: int = option(100_000, "Replay buffer capacity (transitions).", low=1)
+    learning_starts: int = option(1000, "Env steps collected before the first gradient step.", low=0)
+    train_freq: int = option(4, "Train every N env steps (or N episodes, see train_freq_unit).", low=1)
     train_freq_unit: Literal["step", "episode"] = option("step", "Unit of train_freq: 'episode' trains at episode ends.")
-    gradient_steps: int = option(1, "Gradient steps per training round (fused into one compiled call).")
-    target_update_interval: int = option(500, "Copy the online network to the target network every N gradient steps.")
-    exploration_initial_eps: float = option(1.0, "Epsilon at the start.")
-    exploration_final_eps: float = option(0.05, "Epsilon at the end of the schedule.")
-    exploration_fraction: float = option(0.1, "Fraction of the run's steps over which epsilon falls linearly.")
+    gradient_steps: int = option(1, "Gradient steps per training round (fused into one compiled call).", low=1)
+    target_update_interval: int = option(500, "Copy the online network to the target network every N gradient "
+                                              "steps.", low=1)
+    exploration_initial_eps: float = option(1.0, "Epsilon at the start.", low=0, high=1)
+    exploration_final_eps: float = option(0.05, "Epsilon at the end of the schedule.", low=0, high=1)
+    exploration_fraction: float = option(0.1, "Fraction of the run's steps over which epsilon falls linearly.",
+                                         above=0, high=1)
     exploration_decay_episodes: int = option(
-        0, "If > 0: epsilon instead falls geometrically per episode over this many episodes (the book).")
+        0, "If > 0: epsilon instead falls geometrically per episode over this many episodes (the book).", low=0)
     loss: Literal["huber", "mse"] = option("huber", "TD loss: huber (smooth L1) or mse (the book).")
-    max_grad_norm: float | None = option(10.0, "Clip the gradient to this global norm (none: no clipping).")
+    max_grad_norm: float | None = option(10.0, "Clip the gradient to this global norm (none: no clipping).", above=0)
 
     def __post_init__(self):
-        if self.learning_rate <= 0:
-            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
-        if self.learning_rate_end is not None and self.learning_rate_end < 0:
-            raise ConfigError(f"learning_rate_end must be >= 0, got {self.learning_rate_end}")
-        if not 0 < self.gamma <= 1:
-            raise ConfigError(f"gamma must be in (0, 1], got {self.gamma}")
-        for name in ("batch_size", "buffer_size", "train_freq", "gradient_steps", "target_update_interval"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
-        if self.learning_starts < 0 or self.exploration_decay_episodes < 0:
-            raise ConfigError("learning_starts and exploration_decay_episodes must be >= 0")
+        if not self.hidden_sizes:
+            raise ConfigError("hidden_sizes must name at least one layer")
         if self.batch_size > self.buffer_size:
             raise ConfigError(f"batch_size ({self.batch_size}) must not exceed buffer_size ({self.buffer_size})")
-        if not self.hidden_sizes or min(self.hidden_sizes) <= 0:
-            raise ConfigError(f"hidden_sizes must be positive layer sizes, got {self.hidden_sizes}")
-        for name in ("exploration_initial_eps", "exploration_final_eps"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)}")
-        if not 0 < self.exploration_fraction <= 1:
-            raise ConfigError(f"exploration_fraction must be in (0, 1], got {self.exploration_fraction}")
-        if self.max_grad_norm is not None and self.max_grad_norm <= 0:
-            raise ConfigError(f"max_grad_norm must be > 0 or none, got {self.max_grad_norm}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,7 +105,10 @@ def advdl_register_algorithms(register):
     common = dict(family="rl", factory="advdl_plugins.dqn.agent:DQNAgent", presets=PRESETS)
     register(AlgorithmSpec(
         name="dqn", summary="Deep Q-Network: MLP Q-network, target network, replay, epsilon-greedy.",
-        config=DQNConfig, paper="https://arxiv.org/abs/1312.5602", **common))
+        config=DQNConfig, paper="https://arxiv.org/abs/1312.5602",
+        baseline=Baseline("DQN", SB3_SETTINGS), **common))
     register(AlgorithmSpec(
         name="ddqn", summary="Double DQN: DQN whose target decouples action choice from valuation.",
-        config=DoubleDQNConfig, paper="https://arxiv.org/abs/1509.06461", **common))
+        config=DoubleDQNConfig, paper="https://arxiv.org/abs/1509.06461",
+        baseline=Baseline("DQN", SB3_SETTINGS, "SB3 has no Double DQN; the closest is its DQN (the target network "
+                                          "picks and values the next action)"), **common))

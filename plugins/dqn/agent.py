@@ -8,10 +8,7 @@ in one XLA-compiled call.
 import numpy as np
 from gymnasium import spaces
 
-from advdl import Agent, CheckpointError, EnvSpaceError
-from advdl.api.backend import import_tensorflow
-from advdl.api.interfaces import ReplaySchedule
-from advdl.api.memory import check_networks, mlp_parameters
+from advdl.api import Agent, CheckpointError, EnvSpaceError, ReplaySchedule, check_networks, import_tensorflow, mlp_parameters
 
 
 def build_q_network(obs_dim, n_actions, hidden_sizes, name):

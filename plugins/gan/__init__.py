@@ -3,8 +3,7 @@
 from dataclasses import dataclass
 from typing import Literal
 
-from advdl import AlgorithmSpec, ConfigError, hookimpl, option
-from advdl.settings.config import MAX_WIDTH, check_between
+from advdl.api import MAX_WIDTH, AlgorithmSpec, ConfigError, hookimpl, option
 
 MAX_CRITIC_STEPS = 100  # each is unrolled into the compiled step (WGAN: 5, and 100 in its first generator steps)
 
@@ -14,36 +13,24 @@ PRECISION_HELP = ("bfloat16: Keras mixed_bfloat16 (bfloat16 arithmetic, float32 
 
 @dataclass(frozen=True, kw_only=True)
 class GANConfig:
-    latent_dim: int = option(100, "Size of the generator's noise vector z ~ uniform(-1, 1).")
-    batch_size: int = option(64, "Real images per critic step (the discriminator also sees as many fakes).")
-    d_learning_rate: float = option(2e-4, "Discriminator (critic) RMSprop learning rate.")
-    g_learning_rate: float = option(1e-4, "Generator RMSprop learning rate.")
+    latent_dim: int = option(100, "Size of the generator's noise vector z ~ uniform(-1, 1).", low=1, high=MAX_WIDTH)
+    batch_size: int = option(64, "Real images per critic step (the discriminator also sees as many fakes).", low=1)
+    d_learning_rate: float = option(2e-4, "Discriminator (critic) RMSprop learning rate.", above=0)
+    g_learning_rate: float = option(1e-4, "Generator RMSprop learning rate.", above=0)
     loss: Literal["bce", "least_squares", "wasserstein"] = option(
         "bce", "bce (DCGAN), least_squares (LSGAN) or wasserstein (WGAN: linear critic).")
     conditional: Literal["none", "input", "auxiliary"] = option(
         "none", "none; input: one-hot labels enter both networks (CGAN); auxiliary: the generator gets the label, "
                 "the discriminator predicts it with a second head (ACGAN).")
-    critic_steps: int = option(1, "Discriminator (critic) updates per generator update (WGAN: 5).")
-    clip_value: float | None = option(None, "Clip the critic's weights to [-c, c] after each update (WGAN: 0.01).")
+    critic_steps: int = option(1, "Discriminator (critic) updates per generator update (WGAN: 5).", low=1,
+                               high=MAX_CRITIC_STEPS)
+    clip_value: float | None = option(None, "Clip the critic's weights to [-c, c] after each update (WGAN: 0.01).",
+                                      above=0)
     gradient_penalty: float = option(0.0, "WGAN-GP: weight of (|grad D(x_mix)| - 1)^2 at images mixed from real and "
                                           "fake by a uniform(0, 1) share per sample (use with clip_value=none; "
-                                          "Gulrajani et al. use 10).")
+                                          "Gulrajani et al. use 10).", low=0)
     precision: Literal["auto", "float32", "bfloat16"] = option("auto", PRECISION_HELP)
-    sample_every: int = option(5, "Write a fixed-noise sample grid every N epochs (and at the end).")
-
-    def __post_init__(self):
-        for name in ("latent_dim", "batch_size", "critic_steps", "sample_every"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
-        check_between(self, ("latent_dim",), 1, MAX_WIDTH)
-        check_between(self, ("critic_steps",), 1, MAX_CRITIC_STEPS)
-        for name in ("d_learning_rate", "g_learning_rate"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
-        if self.clip_value is not None and self.clip_value <= 0:
-            raise ConfigError(f"clip_value must be > 0 or none, got {self.clip_value}")
-        if self.gradient_penalty < 0:
-            raise ConfigError(f"gradient_penalty must be >= 0, got {self.gradient_penalty}")
+    sample_every: int = option(5, "Write a fixed-noise sample grid every N epochs (and at the end).", low=1)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,90 +60,57 @@ class WGANConfig(GANConfig):
 @dataclass(frozen=True, kw_only=True)
 class InfoGANConfig(GANConfig):
     latent_dim: int = option(62, "Size of the incompressible noise z ~ uniform(-1, 1) (the book: 62).")
-    discrete_codes: int = option(10, "Classes of the discrete code (one-hot into the generator).")
-    continuous_codes: int = option(2, "Continuous codes, each drawn from N(0, code_std).")
-    code_std: float = option(0.5, "Standard deviation of the continuous codes (the book: 0.5).")
-    info_weight: float = option(1.0, "Weight of the mutual-information loss in both updates.")
-    continuous_weight: float = option(0.5, "Weight of the continuous codes' MSE within it (the book: 0.5).")
+    discrete_codes: int = option(10, "Classes of the discrete code (one-hot into the generator).", low=2,
+                                 high=MAX_WIDTH)
+    continuous_codes: int = option(2, "Continuous codes, each drawn from N(0, code_std).", low=0, high=MAX_WIDTH)
+    code_std: float = option(0.5, "Standard deviation of the continuous codes (the book: 0.5).", above=0)
+    info_weight: float = option(1.0, "Weight of the mutual-information loss in both updates.", above=0)
+    continuous_weight: float = option(0.5, "Weight of the continuous codes' MSE within it (the book: 0.5).", low=0)
 
     def __post_init__(self):
-        super().__post_init__()
         if self.conditional != "none" or self.loss == "wasserstein":
             raise ConfigError("infogan uses conditional=none and a bce or least_squares loss")
-        if self.discrete_codes < 2:
-            raise ConfigError(f"discrete_codes must be at least 2, got {self.discrete_codes}")
-        if self.continuous_codes < 0:
-            raise ConfigError(f"continuous_codes must be >= 0, got {self.continuous_codes}")
-        check_between(self, ("discrete_codes",), 2, MAX_WIDTH)
-        check_between(self, ("continuous_codes",), 0, MAX_WIDTH)
-        for name in ("code_std", "info_weight"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
-        if self.continuous_weight < 0:
-            raise ConfigError(f"continuous_weight must be >= 0, got {self.continuous_weight}")
 
 
 @dataclass(frozen=True, kw_only=True)
 class StackedGANConfig:
-    noise_dim: int = option(50, "Size of each stage's noise, z0 and z1 ~ N(0, noise_std) (the book: 50).")
-    feature_dim: int = option(256, "Size of the encoder's intermediate features f1 (the book: 256).")
-    noise_std: float = option(0.5, "Standard deviation of z0 and z1 (the book: 0.5).")
-    batch_size: int = option(64, "Images per step (the encoder's and both GANs').")
+    noise_dim: int = option(50, "Size of each stage's noise, z0 and z1 ~ N(0, noise_std) (the book: 50).", low=1,
+                            high=MAX_WIDTH)
+    feature_dim: int = option(256, "Size of the encoder's intermediate features f1 (the book: 256).", low=1,
+                              high=MAX_WIDTH)
+    noise_std: float = option(0.5, "Standard deviation of z0 and z1 (the book: 0.5).", above=0)
+    batch_size: int = option(64, "Images per step (the encoder's and both GANs').", low=1)
     encoder_steps: int = option(375, "Batches that train the encoder (classifier) before the GANs start; it is "
-                                     "frozen afterwards (375: 3 epochs of the offline MNIST split).")
-    encoder_learning_rate: float = option(1e-3, "Encoder Adam learning rate.")
-    d_learning_rate: float = option(2e-4, "Discriminators' RMSprop learning rate.")
-    g_learning_rate: float = option(1e-4, "Generators' RMSprop learning rate.")
+                                     "frozen afterwards (375: 3 epochs of the offline MNIST split).", low=0)
+    encoder_learning_rate: float = option(1e-3, "Encoder Adam learning rate.", above=0)
+    d_learning_rate: float = option(2e-4, "Discriminators' RMSprop learning rate.", above=0)
+    g_learning_rate: float = option(1e-4, "Generators' RMSprop learning rate.", above=0)
     loss: Literal["bce", "least_squares"] = option("bce", "Adversarial loss: bce (the book) or least_squares.")
     conditional_weight: float = option(1.0, "Weight of the conditional loss: the encoder stage must map a fake back "
-                                            "to its input (label or features).")
+                                            "to its input (label or features).", low=0)
     entropy_weight: float = option(10.0, "Weight of the entropy loss: each discriminator must read the noise back "
-                                         "from a fake.")
-    adversarial_weight: float = option(1.0, "Weight of the adversarial loss.")
+                                         "from a fake.", low=0)
+    adversarial_weight: float = option(1.0, "Weight of the adversarial loss.", above=0)
     precision: Literal["auto", "float32", "bfloat16"] = option("auto", PRECISION_HELP)
-    sample_every: int = option(5, "Write a fixed-noise sample grid every N epochs (and at the end).")
-
-    def __post_init__(self):
-        for name in ("noise_dim", "feature_dim", "batch_size", "sample_every"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
-        check_between(self, ("noise_dim", "feature_dim"), 1, MAX_WIDTH)
-        if self.encoder_steps < 0:
-            raise ConfigError(f"encoder_steps must be >= 0, got {self.encoder_steps}")
-        for name in ("noise_std", "encoder_learning_rate", "d_learning_rate", "g_learning_rate", "adversarial_weight"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("conditional_weight", "entropy_weight"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+    sample_every: int = option(5, "Write a fixed-noise sample grid every N epochs (and at the end).", low=1)
 
 
 @dataclass(frozen=True, kw_only=True)
 class CycleGANConfig:
     data_b: str = option("", "Domain B's dataset (the run's --data is domain A), e.g. colored_mnist, svhn, cifar10.")
     resize: bool = option(False, "Resize domain B's images to domain A's size when they differ (else an error).")
-    batch_size: int = option(32, "Images of each domain per step (the book: 32).")
+    batch_size: int = option(32, "Images of each domain per step (the book: 32).", low=1)
     filters: int = option(32, "Width of the U-Nets' first layer (doubling at each of 3 levels; the book: 32) and half "
-                              "the discriminators' first.")
-    d_learning_rate: float = option(2e-4, "Discriminators' Adam learning rate (beta_1 0.5, as in the CycleGAN paper).")
-    g_learning_rate: float = option(2e-4, "Generators' Adam learning rate (beta_1 0.5).")
-    cycle_weight: float = option(10.0, "Weight of the cycle-consistency loss |F(G(a)) - a| + |G(F(b)) - b|.")
+                              "the discriminators' first.", low=1, high=MAX_WIDTH // 8)  # the widest: 8 x filters
+    d_learning_rate: float = option(2e-4, "Discriminators' Adam learning rate (beta_1 0.5, as in the CycleGAN paper).",
+                                    above=0)
+    g_learning_rate: float = option(2e-4, "Generators' Adam learning rate (beta_1 0.5).", above=0)
+    cycle_weight: float = option(10.0, "Weight of the cycle-consistency loss |F(G(a)) - a| + |G(F(b)) - b|.", low=0)
     identity_weight: float = option(0.0, "Weight of the identity loss |G(b) - b| + |F(a) - a| (domains with equal "
-                                         "channels; the CycleGAN paper uses half the cycle weight).")
+                                         "channels; the CycleGAN paper uses half the cycle weight).", low=0)
     precision: Literal["auto", "float32", "bfloat16"] = option("auto", PRECISION_HELP)
-    sample_every: int = option(5, "Write a translation grid of held-out images every N epochs (and at the end).")
-
-    def __post_init__(self):
-        for name in ("batch_size", "filters", "sample_every"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
-        check_between(self, ("filters",), 1, MAX_WIDTH // 8)  # the U-Nets' widest layer has 8 x filters
-        for name in ("d_learning_rate", "g_learning_rate"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("cycle_weight", "identity_weight"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+    sample_every: int = option(5, "Write a translation grid of held-out images every N epochs (and at the end).",
+                               low=1)
 
 
 def cyclegan_presets(epochs):

@@ -13,9 +13,7 @@ unpaired batches itself, in an order fixed by the seed and the number of images 
 
 import numpy as np
 
-from advdl import ConfigError, DataError
-from advdl.api.backend import load_weights
-from advdl.datasets.data import resize_images
+from advdl.api import ConfigError, DataError, load_weights, resize_images
 
 from .gan import GAN, GRID
 
@@ -90,7 +88,7 @@ class CycleGAN(GAN):
         pass  # any image size: the U-Net pads to a multiple of 8
 
     def __init__(self, config, data_info, *, seed, total_steps, domain_b):  # not GAN's: other networks, shared methods
-        from advdl.api.backend import import_tensorflow, use_bfloat16
+        from advdl.api import import_tensorflow, use_bfloat16
 
         self.config, self.data_info, self.seed, self.total_steps = config, data_info, seed, total_steps
         c, shape_a = config, tuple(data_info.image_shape)
@@ -116,7 +114,7 @@ class CycleGAN(GAN):
         self._train = tf.function(self._train_graph)
         self._translate = {"a2b": tf.function(lambda x: self.generator(x, training=False)),
                            "b2a": tf.function(lambda x: self.generator_ba(x, training=False))}
-        self.scorer, self.scorer_b, self.run_dir = None, None, None
+        self.scorer, self.extra_scorers, self.run_dir = None, {}, None  # set by the run before training
 
     def _fit_domain_b(self, domain_b):
         """Domain B at domain A's image size (resized with ``resize``, else an error)."""
@@ -210,13 +208,10 @@ class CycleGAN(GAN):
                   "cycle_error_b": float(np.mean(np.abs(self.translated("a2b", to_a) - b / 255.0)))}
         if self.scorer is None:
             return result
-        from advdl.api.scoring import score, scorer_for
-        from advdl.loading.manager import get_registry
+        from advdl.api import score
 
-        if self.scorer_b is None:
-            self.scorer_b = scorer_for(self.domain_b, get_registry())
         for direction, scorer, translations, source_labels, target in (
-                ("b2a", self.scorer, to_a, labels_b, images), ("a2b", self.scorer_b, to_b, labels_a, b)):
+                ("b2a", self.scorer, to_a, labels_b, images), ("a2b", self.extra_scorers["domain_b"], to_b, labels_a, b)):
             scores = score(scorer, translations, target, labels=source_labels if self._labels_match() else None)
             result[f"{direction}_frechet_distance"] = scores["frechet_distance"]
             if "label_accuracy" in scores:
@@ -234,7 +229,7 @@ class CycleGAN(GAN):
 
     def write_grid(self, path):
         """Ten held-out images of each domain: source, translation and reconstruction rows."""
-        from advdl.api.plots import as_rgb, image_grid
+        from advdl.api import as_rgb, image_grid
 
         path.parent.mkdir(parents=True, exist_ok=True)
         rows = []

@@ -10,9 +10,7 @@
 
 import numpy as np
 
-from advdl import DataError, Model
-from advdl.api.backend import import_tensorflow, load_weights, use_bfloat16
-from advdl.datasets.distribute import replica_gradients
+from advdl.api import DataError, Model, import_tensorflow, load_weights, replica_gradients, use_bfloat16
 
 GRID = 10  # sample grids are 10 x 10; conditional rows show one label each
 SCORE_SAMPLES = 1000
@@ -255,7 +253,7 @@ class GAN(Model):
         """Frechet distance (and label accuracy) of 1,000 fixed-noise samples against ``images``."""
         if self.scorer is None:
             return {}
-        from advdl.api.scoring import score
+        from advdl.api import score
 
         result = score(self.scorer, self.sample(self.score_noise, self.score_labels), images,
                        labels=self.score_labels if self.conditional else None)
@@ -266,13 +264,13 @@ class GAN(Model):
             self.write_grid(self.run_dir / "samples" / f"epoch-{epoch + 1:04d}.png")
 
     def write_grid(self, path):
-        from advdl.api.plots import image_grid
+        from advdl.api import image_grid
 
         path.parent.mkdir(parents=True, exist_ok=True)
         image_grid(path, self.sample(self.fixed_noise, self.fixed_labels), GRID)
 
     def write_figures(self, run_dir, dataset):
-        from advdl.api.plots import image_grid
+        from advdl.api import image_grid
 
         self.write_grid(run_dir / "samples.png")
         for code in self.codes:  # InfoGAN's and StackedGAN's sweeps, the book's figures

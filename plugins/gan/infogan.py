@@ -11,7 +11,7 @@ how they are drawn (the book's sigmoid heads cannot reach the negative half of N
 
 import numpy as np
 
-from advdl.api.scoring import code_agreement
+from advdl.api import code_agreement
 
 from .gan import GAN, GRID, discriminator, generator
 
@@ -118,7 +118,7 @@ class InfoGAN(GAN):
         classifier under the best one-to-one mapping."""
         if self.scorer is None:
             return {}
-        from advdl.api.scoring import score
+        from advdl.api import score
 
         samples = self.sample(self.score_noise, self.score_labels, self.score_continuous)
         result = {"frechet_distance": score(self.scorer, samples, images)["frechet_distance"]}

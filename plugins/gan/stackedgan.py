@@ -16,7 +16,7 @@ book also fits Q to real inputs against the fakes' noise, which carries no infor
 
 import numpy as np
 
-from advdl import DataError
+from advdl.api import DataError
 
 from .gan import GAN, GRID, SCORE_SAMPLES, discriminator, generator
 
@@ -78,7 +78,7 @@ class StackedGAN(GAN):
     conditional = True
 
     def __init__(self, config, data_info, *, seed, total_steps):  # not GAN's: other networks, shared methods
-        from advdl.api.backend import import_tensorflow, use_bfloat16
+        from advdl.api import import_tensorflow, use_bfloat16
 
         self.config, self.data_info, self.seed, self.total_steps = config, data_info, seed, total_steps
         tf, keras = import_tensorflow(seed=seed)
@@ -228,7 +228,7 @@ class StackedGAN(GAN):
              for i in range(0, len(images), 1000)]) == labels))
         if self.scorer is None:
             return {"encoder_accuracy": encoder_accuracy}
-        from advdl.api.scoring import score
+        from advdl.api import score
 
         result = score(self.scorer, self.sample(self.score_labels, self.score_z1, self.score_z0), images,
                        labels=self.score_labels)
@@ -236,7 +236,7 @@ class StackedGAN(GAN):
                 "encoder_accuracy": encoder_accuracy}
 
     def write_grid(self, path):
-        from advdl.api.plots import image_grid
+        from advdl.api import image_grid
 
         path.parent.mkdir(parents=True, exist_ok=True)
         image_grid(path, self.sample(self.fixed_labels, self.fixed_z1, self.fixed_z0), GRID)

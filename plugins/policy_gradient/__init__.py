@@ -3,24 +3,31 @@
 from dataclasses import dataclass
 from typing import Literal
 
-from advdl import AlgorithmSpec, ConfigError, hookimpl, option
+from advdl.api import AlgorithmSpec, Baseline, ConfigError, hookimpl, option
 
 MAX_ENVS = 1024  # environments stepped side by side: Python objects stepped one by one (--vec async: a process each)
 MAX_LOG_STD = 20.0  # std from 2e-9 to 5e8; beyond 88, float32's exp overflows (NaN log-probabilities)
 
 
+SB3_SETTINGS = "advdl_plugins.policy_gradient.baseline:sb3_settings"  # advdl compare: SB3's A2C
+SB3_ONE_STEP = "advdl_plugins.policy_gradient.baseline:sb3_one_step_settings"
+
+
 @dataclass(frozen=True, kw_only=True)
 class PolicyConfig:
-    hidden_sizes: tuple[int, ...] = option((64, 64), "Hidden tanh layers of the actor and of the critic (separate networks).")
-    learning_rate: float = option(7e-4, "Learning rate.")
-    learning_rate_end: float | None = option(None, "Decay the learning rate linearly to this by the last step (none: constant).")
+    hidden_sizes: tuple[int, ...] = option((64, 64), "Hidden tanh layers of the actor and of the critic (separate "
+                                                     "networks).", low=1)
+    learning_rate: float = option(7e-4, "Learning rate.", above=0)
+    learning_rate_end: float | None = option(None, "Decay the learning rate linearly to this by the last step "
+                                                   "(none: constant).", low=0)
     optimizer: Literal["rmsprop", "adam"] = option("rmsprop", "rmsprop (rho 0.99, eps 1e-5, as SB3) or adam.")
-    gamma: float = option(0.99, "Discount factor in (0, 1].")
-    ent_coef: float = option(0.0, "Weight of the entropy bonus (it is differentiated, so it really pushes).")
-    vf_coef: float = option(0.5, "Weight of the value loss.")
-    max_grad_norm: float | None = option(0.5, "Clip the gradient to this global norm (none: no clipping).")
+    gamma: float = option(0.99, "Discount factor in (0, 1].", above=0, high=1)
+    ent_coef: float = option(0.0, "Weight of the entropy bonus (it is differentiated, so it really pushes).", low=0)
+    vf_coef: float = option(0.5, "Weight of the value loss.", low=0)
+    max_grad_norm: float | None = option(0.5, "Clip the gradient to this global norm (none: no clipping).", above=0)
     normalize_advantage: bool = option(False, "Normalise advantages within each update.")
-    log_std_init: float = option(0.0, "Initial log standard deviation of the Gaussian policy (continuous actions).")
+    log_std_init: float = option(0.0, "Initial log standard deviation of the Gaussian policy (continuous actions).",
+                                 low=-MAX_LOG_STD, high=MAX_LOG_STD)
     sde: bool = option(False, "Continuous actions: state-dependent exploration (gSDE, Raffin et al. 2021), noise = "
                               "actor features x a random matrix, smooth in time (what solves MountainCarContinuous).")
     sde_sample_freq: int = option(-1, "With sde: draw a new noise matrix every N steps (-1: after every update).")
@@ -31,42 +38,19 @@ class PolicyConfig:
                 "drawn uniformly from the observation space's bounds; the networks see its 32-d code.")
 
     def __post_init__(self):
-        if self.learning_rate <= 0:
-            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
-        if self.learning_rate_end is not None and self.learning_rate_end < 0:
-            raise ConfigError(f"learning_rate_end must be >= 0, got {self.learning_rate_end}")
-        if not 0 < self.gamma <= 1:
-            raise ConfigError(f"gamma must be in (0, 1], got {self.gamma}")
-        if self.ent_coef < 0 or self.vf_coef < 0:
-            raise ConfigError("ent_coef and vf_coef must be >= 0")
-        if self.max_grad_norm is not None and self.max_grad_norm <= 0:
-            raise ConfigError(f"max_grad_norm must be > 0 or none, got {self.max_grad_norm}")
-        if self.sde_sample_freq == 0 or self.sde_sample_freq < -1:
+        if self.sde_sample_freq == 0 or self.sde_sample_freq < -1:  # not a range: -1 or a positive count
             raise ConfigError(f"sde_sample_freq must be >= 1 or -1, got {self.sde_sample_freq}")
-        if not self.hidden_sizes or min(self.hidden_sizes) <= 0:
-            raise ConfigError(f"hidden_sizes must be positive layer sizes, got {self.hidden_sizes}")
-        if not -MAX_LOG_STD <= self.log_std_init <= MAX_LOG_STD:
-            raise ConfigError(f"log_std_init must be in [-{MAX_LOG_STD:g}, {MAX_LOG_STD:g}], got {self.log_std_init}")
+        if not self.hidden_sizes:
+            raise ConfigError("hidden_sizes must name at least one layer")
 
 
 @dataclass(frozen=True, kw_only=True)
 class A2CConfig(PolicyConfig):
-    n_envs: int = option(8, "Environments stepped side by side.")
-    n_steps: int = option(5, "Steps of every environment per update (the rollout is n_envs x n_steps).")
-    gae_lambda: float = option(1.0, "GAE lambda in [0, 1]; 1.0 gives plain n-step returns.")
+    n_envs: int = option(8, "Environments stepped side by side.", low=1, high=MAX_ENVS)
+    n_steps: int = option(5, "Steps of every environment per update (the rollout is n_envs x n_steps).", low=1)
+    gae_lambda: float = option(1.0, "GAE lambda in [0, 1]; 1.0 gives plain n-step returns.", low=0, high=1)
     normalize_reward: bool = option(False, "Divide rewards by the running std of the discounted return (SB3's "
                                            "VecNormalize); evaluations report the raw returns.")
-
-    def __post_init__(self):
-        super().__post_init__()
-        for name in ("n_envs", "n_steps"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.n_envs > MAX_ENVS:
-            raise ConfigError(f"n_envs must be at most {MAX_ENVS} (environments stepped side by side), "
-                              f"got {self.n_envs:,}")
-        if not 0 <= self.gae_lambda <= 1:
-            raise ConfigError(f"gae_lambda must be in [0, 1], got {self.gae_lambda}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -170,19 +154,25 @@ def advdl_register_algorithms(register):
         name="a2c", family="rl",
         summary="Advantage actor-critic over n-step rollouts of vectorised envs (discrete or continuous).",
         config=A2CConfig, factory="advdl_plugins.policy_gradient.a2c:A2CAgent", presets=PRESETS,
+        baseline=Baseline("A2C", SB3_SETTINGS),
         paper="https://arxiv.org/abs/1602.01783"))
     register(AlgorithmSpec(
         name="reinforce", family="rl",
         summary="REINFORCE: Monte Carlo policy gradient, one update per complete episode.",
         config=ReinforceConfig, factory="advdl_plugins.policy_gradient.reinforce:ReinforceAgent",
+        baseline=Baseline("A2C", SB3_SETTINGS, "SB3 has no REINFORCE; the closest is its A2C (n-step returns and a "
+                                          "critic, not whole episodes)"),
         presets=REINFORCE_PRESETS, paper="Williams (1992), Machine Learning 8"))
     register(AlgorithmSpec(
         name="reinforce-baseline", family="rl",
         summary="REINFORCE with a learned state-value baseline.",
         config=ReinforceBaselineConfig, factory="advdl_plugins.policy_gradient.reinforce:ReinforceAgent",
+        baseline=Baseline("A2C", SB3_SETTINGS, "SB3 has no REINFORCE with baseline; the closest is its A2C (n-step "
+                                          "bootstrapped returns instead of whole episodes)"),
         presets=REINFORCE_PRESETS, paper="Williams (1992), Machine Learning 8"))
     register(AlgorithmSpec(
         name="actor-critic", family="rl",
         summary="One-step actor-critic: learns online after every step from the TD error.",
         config=ActorCriticConfig, factory="advdl_plugins.policy_gradient.actor_critic:ActorCriticAgent",
+        baseline=Baseline("A2C", SB3_ONE_STEP, "SB3 has no one-step actor-critic; the closest is its A2C with n_steps=1"),
         presets=ACTOR_CRITIC_PRESETS, paper="Sutton & Barto (2018), Reinforcement Learning, section 13.5"))

@@ -10,7 +10,7 @@ XLA-compiled call.
 
 import numpy as np
 
-from advdl.api.interfaces import RolloutSchedule
+from advdl.api import RolloutSchedule
 
 from .policies import PolicyGradientAgent, RunningMeanStd
 

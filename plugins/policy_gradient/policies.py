@@ -18,9 +18,7 @@ import math
 import numpy as np
 from gymnasium import spaces
 
-from advdl import Agent, CheckpointError, EnvSpaceError
-from advdl.api.backend import import_tensorflow
-from advdl.api.memory import check_networks, mlp_parameters
+from advdl.api import Agent, CheckpointError, EnvSpaceError, check_networks, import_tensorflow, mlp_parameters
 
 ENCODER_SIZES = (256, 128, 32)  # the book's state encoder
 ENCODER_SAMPLES, ENCODER_EPOCHS = 20_000, 10

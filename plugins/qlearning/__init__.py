@@ -2,25 +2,18 @@
 
 from dataclasses import dataclass
 
-from advdl import AlgorithmSpec, ConfigError, hookimpl, option
+from advdl.api import AlgorithmSpec, hookimpl, option
 
 
 @dataclass(frozen=True, kw_only=True)
 class QLearningConfig:
-    learning_rate: float = option(1.0, "Step size alpha; 1.0 is the book's deterministic update Q = r + gamma max Q'.")
-    gamma: float = option(0.9, "Discount factor in (0, 1].")
-    exploration_initial_eps: float = option(1.0, "Epsilon of the first episode.")
-    exploration_final_eps: float = option(0.1, "Epsilon never decays below this.")
-    exploration_decay: float = option(0.9, "Epsilon is multiplied by this after every episode (the book: 0.9).")
-
-    def __post_init__(self):
-        if not 0 < self.learning_rate <= 1:
-            raise ConfigError(f"learning_rate must be in (0, 1], got {self.learning_rate}")
-        if not 0 < self.gamma <= 1:
-            raise ConfigError(f"gamma must be in (0, 1], got {self.gamma}")
-        for name in ("exploration_initial_eps", "exploration_final_eps", "exploration_decay"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+    learning_rate: float = option(1.0, "Step size alpha; 1.0 is the book's deterministic update Q = r + gamma max Q'.",
+                                  above=0, high=1)
+    gamma: float = option(0.9, "Discount factor in (0, 1].", above=0, high=1)
+    exploration_initial_eps: float = option(1.0, "Epsilon of the first episode.", low=0, high=1)
+    exploration_final_eps: float = option(0.1, "Epsilon never decays below this.", low=0, high=1)
+    exploration_decay: float = option(0.9, "Epsilon is multiplied by this after every episode (the book: 0.9).",
+                                      low=0, high=1)
 
 
 PRESETS = {

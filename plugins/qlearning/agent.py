@@ -8,8 +8,7 @@ With alpha = 1 this is the book's deterministic update Q[s, a] = r + gamma * max
 import numpy as np
 from gymnasium import spaces
 
-from advdl import Agent, CheckpointError, EnvSpaceError
-from advdl.api.memory import check_fits
+from advdl.api import Agent, CheckpointError, EnvSpaceError, check_fits
 
 
 class QLearningAgent(Agent):

@@ -4,85 +4,69 @@ Cheap to import: configs, presets and the registering hook."""
 from dataclasses import dataclass
 from typing import Literal
 
-from advdl import AlgorithmSpec, ConfigError, hookimpl, option
-from advdl.settings.config import MAX_DEPTH, MAX_WIDTH, check_between
+from advdl.api import MAX_DEPTH, MAX_WIDTH, AlgorithmSpec, ConfigError, hookimpl, option
 
-# integer settings of the networks (each where its config has it): sizes up to MAX_WIDTH, counts at least 1 (the
-# image size bounds conv_layers, kernel_size and dilation_rate: networks.check)
-WIDTHS = ("hidden_sizes", "filters", "units", "growth_rate")
-COUNTS = ("conv_layers", "kernel_size", "dilation_rate")
+# the integer settings of the networks: sizes (hidden_sizes, filters, units, growth_rate) in 1..MAX_WIDTH, counts
+# (conv_layers, kernel_size, dilation_rate) at least 1; the image size bounds the counts (check_image_shape)
 
 
 @dataclass(frozen=True, kw_only=True)
 class ClassifierConfig:
-    batch_size: int = option(128, "Images per gradient step.")
+    batch_size: int = option(128, "Images per gradient step.", low=1)
     optimizer: Literal["adam", "sgd", "rmsprop"] = option("adam", "adam, sgd (momentum 0.9) or rmsprop.")
-    learning_rate: float = option(1e-3, "Learning rate (the first one, with lr_schedule=book).")
+    learning_rate: float = option(1e-3, "Learning rate (the first one, with lr_schedule=book).", above=0)
     lr_schedule: Literal["constant", "book"] = option(
         "constant", "book: the book's ResNet/DenseNet steps (x0.1 after 80 epochs, x0.01 after 120, x0.001 after "
                     "160, x0.0005 after 180).")
     augment_shift: float = option(0.0, "Random shifts of training images by up to this fraction of their size "
-                                       "(0: none; the book's CIFAR-10 augmentation uses 0.1).")
+                                       "(0: none; the book's CIFAR-10 augmentation uses 0.1).", low=0, below=0.5)
     augment_flip: bool = option(False, "Random horizontal flips of training images (CIFAR-10; not for digits).")
-
-    def __post_init__(self):
-        if self.batch_size < 1:
-            raise ConfigError(f"batch_size must be at least 1, got {self.batch_size}")
-        if self.learning_rate <= 0:
-            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
-        if not 0 <= self.augment_shift < 0.5:
-            raise ConfigError(f"augment_shift must be in [0, 0.5), got {self.augment_shift}")
-        for name in ("dropout",):
-            if hasattr(self, name) and not 0 <= getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
-        if getattr(self, "hidden_sizes", None) == ():
-            raise ConfigError("hidden_sizes must name at least one layer")
-        check_between(self, [name for name in WIDTHS if hasattr(self, name)], 1, MAX_WIDTH)
-        check_between(self, [name for name in COUNTS if hasattr(self, name)], 1)
-        if hasattr(self, "depth") and self.depth > MAX_DEPTH:
-            raise ConfigError(f"depth must be at most {MAX_DEPTH:,}, got {self.depth:,}")
 
 
 @dataclass(frozen=True, kw_only=True)
 class MLPConfig(ClassifierConfig):
-    hidden_sizes: tuple[int, ...] = option((256, 256), "ReLU layers on the flattened image.")
-    dropout: float = option(0.45, "Dropout after every hidden layer.")
+    hidden_sizes: tuple[int, ...] = option((256, 256), "ReLU layers on the flattened image.", low=1, high=MAX_WIDTH)
+    dropout: float = option(0.45, "Dropout after every hidden layer.", low=0, below=1)
+
+    def __post_init__(self):
+        if not self.hidden_sizes:
+            raise ConfigError("hidden_sizes must name at least one layer")
 
 
 @dataclass(frozen=True, kw_only=True)
 class CNNConfig(ClassifierConfig):
-    filters: int = option(64, "Filters of every convolution.")
-    conv_layers: int = option(3, "Convolutions (ReLU, kernel_size); max pooling 2 between them.")
-    kernel_size: int = option(3, "Convolution kernel size.")
-    dropout: float = option(0.2, "Dropout before the softmax layer.")
+    filters: int = option(64, "Filters of every convolution.", low=1, high=MAX_WIDTH)
+    conv_layers: int = option(3, "Convolutions (ReLU, kernel_size); max pooling 2 between them.", low=1)
+    kernel_size: int = option(3, "Convolution kernel size.", low=1)
+    dropout: float = option(0.2, "Dropout before the softmax layer.", low=0, below=1)
 
 
 @dataclass(frozen=True, kw_only=True)
 class RNNConfig(ClassifierConfig):
-    units: int = option(256, "Units of the recurrent layer, which reads the image row by row.")
+    units: int = option(256, "Units of the recurrent layer, which reads the image row by row.", low=1, high=MAX_WIDTH)
     cell: Literal["simple", "lstm", "gru"] = option("simple", "SimpleRNN (the book), LSTM or GRU.")
-    dropout: float = option(0.2, "Dropout of the recurrent layer's inputs.")
+    dropout: float = option(0.2, "Dropout of the recurrent layer's inputs.", low=0, below=1)
 
 
 @dataclass(frozen=True, kw_only=True)
 class YNetConfig(ClassifierConfig):
-    filters: int = option(32, "Filters of each branch's first convolution (doubled at every layer).")
-    conv_layers: int = option(3, "Convolution + dropout + max-pooling blocks per branch.")
-    dilation_rate: int = option(2, "Dilation of the right branch's convolutions.")
-    dropout: float = option(0.4, "Dropout after every convolution and before the softmax layer.")
+    filters: int = option(32, "Filters of each branch's first convolution (doubled at every layer).", low=1,
+                          high=MAX_WIDTH)
+    conv_layers: int = option(3, "Convolution + dropout + max-pooling blocks per branch.", low=1)
+    dilation_rate: int = option(2, "Dilation of the right branch's convolutions.", low=1)
+    dropout: float = option(0.4, "Dropout after every convolution and before the softmax layer.", low=0, below=1)
 
 
 @dataclass(frozen=True, kw_only=True)
 class ResNetConfig(ClassifierConfig):
     version: Literal[1, 2] = option(1, "ResNet v1 (He et al. 2015) or v2 (pre-activation, 2016).")
-    depth: int = option(20, "Layers: 6n+2 for v1 (20, 32, 44, 56, 110), 9n+2 for v2 (20, 56, 110).")
+    depth: int = option(20, "Layers: 6n+2 for v1 (20, 32, 44, 56, 110), 9n+2 for v2 (20, 56, 110).", high=MAX_DEPTH)
     batch_size: int = option(32, "Images per gradient step.")
     lr_schedule: Literal["constant", "book"] = option("book", "book: x0.1 after 80 epochs, x0.01 after 120, ...")
     augment_shift: float = option(0.1, "Random shifts of training images by up to this fraction of their size.")
     augment_flip: bool = option(True, "Random horizontal flips of training images.")
 
     def __post_init__(self):
-        super().__post_init__()
         step = 6 if self.version == 1 else 9
         if self.depth < step + 2 or (self.depth - 2) % step:
             raise ConfigError(f"depth {self.depth} does not fit ResNet v{self.version}: it must be {step}n+2 "
@@ -91,10 +75,10 @@ class ResNetConfig(ClassifierConfig):
 
 @dataclass(frozen=True, kw_only=True)
 class DenseNetConfig(ClassifierConfig):
-    depth: int = option(100, "Layers (3 dense blocks of (depth-4)/6 bottleneck layers).")
-    growth_rate: int = option(12, "Feature maps each bottleneck layer adds (k).")
-    compression: float = option(0.5, "Transition layers keep this fraction of the feature maps.")
-    dropout: float = option(0.2, "Dropout after each bottleneck layer's convolutions.")
+    depth: int = option(100, "Layers (3 dense blocks of (depth-4)/6 bottleneck layers).", high=MAX_DEPTH)
+    growth_rate: int = option(12, "Feature maps each bottleneck layer adds (k).", low=1, high=MAX_WIDTH)
+    compression: float = option(0.5, "Transition layers keep this fraction of the feature maps.", above=0, high=1)
+    dropout: float = option(0.2, "Dropout after each bottleneck layer's convolutions.", low=0, below=1)
     batch_size: int = option(64, "Images per gradient step.")
     optimizer: Literal["adam", "sgd", "rmsprop"] = option("rmsprop", "adam, sgd (momentum 0.9) or rmsprop (book).")
     lr_schedule: Literal["constant", "book"] = option("book", "book: x0.1 after 80 epochs, x0.01 after 120, ...")
@@ -102,11 +86,8 @@ class DenseNetConfig(ClassifierConfig):
     augment_flip: bool = option(True, "Random horizontal flips of training images.")
 
     def __post_init__(self):
-        super().__post_init__()
         if self.depth < 10 or (self.depth - 4) % 6:
             raise ConfigError(f"depth must be 6n+4 (e.g. 40, 100, 190), got {self.depth}")
-        if not 0 < self.compression <= 1:
-            raise ConfigError(f"compression must be in (0, 1], got {self.compression}")
 
 
 def check_image_shape(c, shape):

@@ -7,10 +7,7 @@ the step, the book's step learning-rate schedule.
 
 import numpy as np
 
-from advdl import CheckpointError, Model
-from advdl.api.backend import import_tensorflow
-from advdl.api.plots import confusion_matrix
-from advdl.datasets.distribute import replica_gradients
+from advdl.api import CheckpointError, Model, confusion_matrix, import_tensorflow, replica_gradients
 
 from . import check_image_shape
 

@@ -10,7 +10,7 @@ transition to ``train_step`` (``data = "transitions"``) and calls ``on_step`` af
 import numpy as np
 from gymnasium import spaces
 
-from advdl import Agent, CheckpointError, EnvSpaceError
+from advdl.api import Agent, CheckpointError, EnvSpaceError
 
 
 class ExpectedSarsaAgent(Agent):
