@@ -41,7 +41,7 @@ class BusyCartPole(gym.Wrapper):
 def run(env_id, vec, n_envs, steps, seed, env_kwargs=()):
     from advdl.loading.manager import get_registry
     from advdl.runs.start import train
-    from advdl.settings.config import resolve
+    from advdl.settings.resolve import resolve
 
     registry = get_registry()
     spec = registry.algorithm("a2c")

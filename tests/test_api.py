@@ -33,7 +33,7 @@ def test_the_old_import_places_still_work():
     from advdl.datasets.data import Dataset, resize_images
     from advdl.datasets.distribute import replica_gradients
     from advdl.loading.registry import AlgorithmSpec, DatasetSpec, EnvSpec
-    from advdl.settings.config import check_between, option
+    from advdl.settings.values import check_between, option
 
     assert (AlgorithmSpec, DatasetSpec, EnvSpec) == (api.AlgorithmSpec, api.DatasetSpec, api.EnvSpec)
     assert (Dataset, resize_images, replica_gradients) == (api.Dataset, api.resize_images, api.replica_gradients)

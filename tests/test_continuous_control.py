@@ -8,7 +8,7 @@ import pytest
 from gymnasium import spaces
 
 from advdl.api.errors import ConfigError, EnvSpaceError
-from advdl.settings.config import build
+from advdl.settings.values import build
 from advdl.testing import run_algorithm
 
 OBS_SPACE = spaces.Box(-1.0, 1.0, (3,), np.float32)

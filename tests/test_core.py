@@ -6,7 +6,7 @@ import pytest
 from advdl.api.errors import CheckpointError, ConfigError, PluginError
 from advdl.rl.replay import ReplayBuffer
 from advdl.runs import checkpoint
-from advdl.settings.config import coerce, parse_assignments
+from advdl.settings.values import coerce, parse_assignments
 
 
 def test_replay_buffer_is_a_ring_and_samples_stacked_minibatches():
@@ -85,8 +85,8 @@ def test_trainer_rejects_a_data_kind_it_cannot_feed(tmp_path):
     import gymnasium as gym
 
     from advdl.api.interfaces import Agent
+    from advdl.rl.settings import RunConfig
     from advdl.rl.trainer import Trainer
-    from advdl.settings.config import RunConfig
 
     class TrajectoryAgent(Agent):
         data = "trajectories"

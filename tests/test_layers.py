@@ -79,6 +79,15 @@ def test_no_module_imports_one_of_a_layer_above_its_own():
     assert not wrong, "imports of a higher layer:\n" + "\n".join(f"{p}:{n}: {what}" for p, n, what in sorted(wrong))
 
 
+def test_the_families_of_one_layer_do_not_import_each_other():
+    """rl/ and datasets/ are siblings: what both need lives below them (runs/, api/)."""
+    edges, _ = graph()
+    across = [f"{name} imports {target} (line {line})" for name, targets in edges.items() for target, line in targets
+              if name not in FACADE and target not in FACADE and layer(name)[0] != layer(target)[0]
+              and layer(name)[1] is not None and layer(name)[1] == layer(target)[1]]
+    assert not across, "imports between folders of one layer:\n" + "\n".join(across)
+
+
 def test_the_plugin_api_package_imports_only_the_plugin_api():
     edges, _ = graph()
     outside = [f"{target} (line {line})" for target, line in edges["advdl.api"] if not target.startswith("advdl.api.")]

@@ -6,8 +6,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+from advdl.datasets.settings import DataRunConfig
 from advdl.runs import checkpoint
-from advdl.settings.config import DataRunConfig
 
 
 def test_the_rl_trainer_re_exports_the_loop_exceptions():

@@ -8,7 +8,9 @@ from conftest import assert_user_error
 from advdl.api import ConfigError, option
 from advdl.api.options import Bounds
 from advdl.loading.manager import get_registry
-from advdl.settings.config import RunConfig, build, describe_bounds, split_settings
+from advdl.rl.settings import RunConfig
+from advdl.settings.resolve import split_settings
+from advdl.settings.values import build, describe_bounds
 
 
 @dataclass(frozen=True, kw_only=True)

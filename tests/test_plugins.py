@@ -22,7 +22,7 @@ from advdl import AdvdlError, AlgorithmSpec, EnvSpec, PluginError, hookimpl, opt
 from advdl.api import hookspecs
 from advdl.loading.manager import build_registry
 from advdl.loading.registry import plugin_call
-from advdl.settings.config import RunConfig
+from advdl.rl.settings import RunConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILTIN_ALGORITHMS = {"dqn", "ddqn", "qlearning", "a2c", "reinforce", "reinforce-baseline", "actor-critic",

@@ -9,7 +9,7 @@ from gymnasium import spaces
 
 from advdl.api.errors import ConfigError, EnvSpaceError
 from advdl.api.interfaces import RolloutBatch
-from advdl.settings.config import build
+from advdl.settings.values import build
 from advdl.testing import run_algorithm
 
 

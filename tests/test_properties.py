@@ -38,7 +38,9 @@ from conftest import assert_user_error
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from advdl.settings.config import RunConfig, fields_of, run_config_class
+from advdl.rl.settings import RunConfig
+from advdl.settings.resolve import run_config_class
+from advdl.settings.values import fields_of
 
 DEFAULT_EXAMPLES = {"set": 100, "config": 500, "names": 200, "grid": 500, "damage": 120, "extremes": 1000}
 DEEP = int(os.environ.get("ADVDL_PROPERTY_EXAMPLES", "0") or 0)
@@ -393,7 +395,7 @@ def base_runs(tmp_path_factory):
     from advdl.api.errors import RunInterrupted
     from advdl.loading.manager import get_registry
     from advdl.runs.start import train
-    from advdl.settings.config import resolve
+    from advdl.settings.resolve import resolve
 
     root = tmp_path_factory.mktemp("base-runs")
     _main("run", "qlearning", *QWORLD, "--steps", 300, "--checkpoint-interval", 100, "--out", root / "finished",

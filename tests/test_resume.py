@@ -25,7 +25,7 @@ RUN_SETTINGS = ("eval_interval=1000", "checkpoint_interval=1000", "log_interval=
 def run_small(name, out, callbacks=(), seed=0, env=None, vec="sync", **hyperparameters):
     """A few-second run: DQN with a small network on CartPole, or Q-learning on the Q-world."""
     from advdl.runs.start import train
-    from advdl.settings.config import resolve
+    from advdl.settings.resolve import resolve
 
     registry = get_registry()
     spec = registry.algorithm(name)

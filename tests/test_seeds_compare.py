@@ -57,7 +57,7 @@ def test_compare_names_the_missing_extra(cli, monkeypatch):
 def test_sb3_settings_mirror_advdl_settings():
     from advdl.experiments.compare import counterpart, sb3_settings
     from advdl.loading.manager import get_registry
-    from advdl.settings.config import resolve
+    from advdl.settings.resolve import resolve
 
     registry = get_registry()
     spec = registry.algorithm("ddqn")

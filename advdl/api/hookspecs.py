@@ -64,8 +64,11 @@ def advdl_register_datasets(register):
 def advdl_run_callbacks(algorithm, config, run_dir):
     """Return a list of extra callbacks for a run (or None).
 
-    ``algorithm`` is the algorithm name, ``config`` the resolved ``RunConfig``, ``run_dir`` a
-    ``pathlib.Path``. A callback subclasses ``advdl.api.callbacks.Callback`` (or has some of its
-    methods: ``on_start``, ``on_episode_end``, ``on_log``, ``on_evaluation``, ``on_end``);
-    ``on_log`` and ``on_evaluation`` may return True to stop the run early.
+    Called at the start of every run of every family, new or resumed. ``algorithm`` is the
+    algorithm name, ``config`` the run's resolved settings (its family's settings class: RunConfig,
+    DataRunConfig, ...), ``run_dir`` a ``pathlib.Path``. A callback subclasses
+    ``advdl.api.Callback`` (or has some of its methods: ``on_start(run)``, ``on_log(run, row)``,
+    ``on_evaluation(run, record)``, ``on_end(run, summary)``, and for env runs
+    ``on_episode_end``); ``on_log`` and ``on_evaluation`` returning True end the run normally,
+    with its final evaluation.
     """

@@ -20,7 +20,7 @@ def option(default, help, *, low=None, high=None, above=None, below=None, **kwar
     - ``above`` / ``below``: exclusive, the value is more than ``above`` / less than ``below``, e.g.
       ``above=0`` for a learning rate (``low`` and ``above`` do not go together, nor ``high`` and ``below``).
 
-    ``advdl.settings.config.build`` checks them after converting the values, before the dataclass is made
+    ``advdl.settings.values.build`` checks them after converting the values, before the dataclass is made
     (so ``__post_init__`` keeps only the rules that tie fields together): of a list, every item; none
     passes. A subclass restating a field without bounds (a new default) keeps the base class's bounds.
     """

@@ -2,7 +2,7 @@
 
 import click
 
-from advdl.settings.config import MAX_SEED
+from advdl.settings.values import MAX_SEED
 
 SEED = click.IntRange(0, MAX_SEED)  # what keras.utils.set_random_seed takes, with room for the offsets added to seeds
 

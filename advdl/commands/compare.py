@@ -5,7 +5,8 @@ from pathlib import Path
 import click
 
 from advdl.commands.common import registry
-from advdl.settings.config import parse_assignments, split_settings
+from advdl.settings.resolve import split_settings
+from advdl.settings.values import parse_assignments
 
 
 @click.command("compare")
@@ -27,7 +28,7 @@ def compare_command(algorithm, env_id, seeds, steps, preset, assignments, worker
     from advdl.experiments.compare import check_available, compare, counterpart, table
     from advdl.experiments.seeds import parse_seeds
     from advdl.rl.environments import check_env_id
-    from advdl.settings.config import resolve
+    from advdl.settings.resolve import resolve
 
     reg = registry()
     spec = reg.algorithm(algorithm)

@@ -5,7 +5,8 @@ import json
 import click
 
 from advdl.commands.common import _indent, _plain, _show, _table, registry
-from advdl.settings.config import describe_type, fields_of, run_config_class
+from advdl.settings.resolve import run_config_class
+from advdl.settings.values import describe_bounds, describe_type, fields_of
 
 
 def listing():
@@ -59,10 +60,7 @@ def list_command(as_json):
 def info_command(algorithm, as_json):
     """Show an algorithm's hyperparameters (default and help) and presets."""
     spec = registry().algorithm(algorithm)
-    params = [{"name": f.name, "type": describe_type(tp), "default": _plain(f.default),
-               "help": f.metadata.get("help", "")} for f, tp in fields_of(spec.config)]
-    run = [{"name": f.name, "type": describe_type(tp), "default": _plain(f.default),
-            "help": f.metadata.get("help", "")} for f, tp in fields_of(run_config_class(spec))]
+    params, run = _settings(spec.config), _settings(run_config_class(spec))
     presets = {name: p for name, p in spec.presets.items()}
     if as_json:
         click.echo(json.dumps({"name": spec.name, "family": spec.family, "summary": spec.summary,
@@ -74,10 +72,10 @@ def info_command(algorithm, as_json):
     if spec.paper:
         click.echo(f"Paper: {spec.paper}")
     click.echo("\nHyperparameters (--NAME VALUE or --set NAME=VALUE)")
-    click.echo(_indent(_table([(p["name"], p["type"], _show(p["default"]), p["help"]) for p in params],
+    click.echo(_indent(_table([_row(p) for p in params],
                               ("NAME", "TYPE", "DEFAULT", "HELP"))))
     click.echo("\nRun settings")
-    click.echo(_indent(_table([(p["name"], p["type"], _show(p["default"]), p["help"]) for p in run],
+    click.echo(_indent(_table([_row(p) for p in run],
                               ("NAME", "TYPE", "DEFAULT", "HELP"))))
     target = f"--{spec.family_spec.target}"
     click.echo(f"\nPresets (--preset NAME; a preset named after the {target} is applied automatically)")
@@ -89,3 +87,14 @@ def info_command(algorithm, as_json):
         click.echo(f"  {name}{env}: {p.get('description', '')}\n      {changed}")
 
 
+
+
+def _settings(cls):
+    """Each field of a config class: name, type, default, help, and its bounds in words ("" if none)."""
+    return [{"name": f.name, "type": describe_type(tp), "default": _plain(f.default), "help": f.metadata.get("help", ""),
+             "bounds": describe_bounds(cls, f.name, tp)} for f, tp in fields_of(cls)]
+
+
+def _row(setting):
+    bounds = f" ({setting['bounds']})" if setting["bounds"] else ""
+    return setting["name"], setting["type"], _show(setting["default"]), setting["help"] + bounds

@@ -7,7 +7,8 @@ import click
 
 from advdl.api.errors import AdvdlError, ConfigError
 from advdl.commands.common import _plain, _show, registry
-from advdl.settings.config import describe_type, fields_of, parse_assignments, run_keys, split_settings
+from advdl.settings.resolve import run_keys, split_settings
+from advdl.settings.values import describe_type, fields_of, parse_assignments
 
 
 def _run_options(spec):
@@ -90,7 +91,8 @@ def run_group(ctx, resume, steps, progress):
 
 
 def run_algorithm(name, kw, hyper_names):
-    from advdl.settings.config import load_file, resolve
+    from advdl.settings.files import load_file
+    from advdl.settings.resolve import resolve
 
     reg = registry()
     spec = reg.algorithm(name)

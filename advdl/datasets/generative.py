@@ -26,7 +26,8 @@ def scorer_for(dataset, registry, start_run, classifier="cnn", progress=False):
     """The dataset's cached scorer (an ``advdl.api.scoring.Scorer``), trained first if needed as a
     ``classifier`` run started with ``start_run`` (``advdl.runs.start.train``)."""
     from advdl.api.scoring import Scorer
-    from advdl.settings.config import fields_of, resolve
+    from advdl.settings.resolve import resolve
+    from advdl.settings.values import fields_of
 
     spec = registry.algorithm(classifier)
     if spec.family != "supervised":

@@ -37,7 +37,7 @@ def counterpart(spec):
 def sb3_settings(spec, run_config, algo_config, threshold):
     """SB3's class and keyword arguments mirroring the advdl run's settings."""
     from advdl.loading.registry import plugin_call
-    from advdl.settings.config import env_kwargs_values
+    from advdl.settings.values import env_kwargs_values
 
     sb3_class, _ = counterpart(spec)
     settings = {"sb3_class": sb3_class, "env": run_config.env, "env_kwargs": env_kwargs_values(run_config.env_kwargs),

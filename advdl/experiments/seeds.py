@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from advdl.api.errors import ConfigError
-from advdl.settings.config import MAX_SEED
+from advdl.settings.values import MAX_SEED
 
 MAX_SEEDS = 10_000
 SETTINGS_FILE = "seeds.yaml"  # the resolved settings every seed runs with (not a run folder's config.yaml)

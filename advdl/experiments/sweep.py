@@ -26,13 +26,14 @@ from pathlib import Path
 from advdl.api.errors import AdvdlError, ConfigError, UnknownNameError, did_you_mean
 from advdl.experiments.results import default_metric, plain, rank, show, trial_metrics, write_results
 from advdl.experiments.seeds import SETTINGS_FILE, parse_seeds, seed_command, write_settings
-from advdl.settings.config import coerce, fields_of, load_file, parse_assignments, resolve, run_config_class, split_settings
+from advdl.runs.start import runner_for
+from advdl.settings.files import load_file
+from advdl.settings.resolve import resolve, run_config_class, run_keys, split_settings
+from advdl.settings.values import coerce, fields_of, parse_assignments
 
 EXTRA = "distributed"
 MIN_RAY = (2, 40)
 PLAN_FILE = "sweep.yaml"  # what a second run into the same --out must match
-RL_METRICS = ("eval_mean", "eval_std", "best_eval_mean", "solved", "episodes", "env_steps", "wall_seconds",
-              "steps_per_second")
 
 # Linux: the trial's `advdl run` must stop the way Ctrl-C stops it (checkpoint, exit) when Tune stops
 # the trial, but a stopped Ray worker SIGKILLs its children (and its process group). So the worker
@@ -134,23 +135,23 @@ def parse_grid(spec, items):
 def plan(spec, registry, *, grid=(), seeds="0", env=None, data=None, env_kwargs=(), preset=None, config_file=None,
          assignments=(), steps=None, epochs=None, metric=None, mode=None, statistic="mean", out=None):
     """Check every combination's settings (as ``advdl run`` resolves them) before anything starts."""
-    rl = spec.family == "rl"
-    if rl and (data or epochs is not None):
-        raise ConfigError(f"{spec.name} trains on an environment: use --env and --steps, not --data or --epochs")
-    if not rl and (env or env_kwargs or steps is not None):
-        raise ConfigError(f"{spec.name} trains on a dataset: use --data and --epochs, not --env, --env-kwarg or --steps")
+    target_key = spec.family_spec.target
+    given = {"env": env, "data": data, "steps": steps, "epochs": epochs, "env_kwargs": env_kwargs or None}
+    if wrong := [name for name, value in given.items() if value is not None and name not in run_keys(spec)]:
+        flag = "--" + wrong[0].replace("_", "-").replace("env-kwargs", "env-kwarg")
+        raise ConfigError(f"{spec.name} trains on --{target_key}: {flag} is not one of its run settings "
+                          f"(`advdl info {spec.name}` lists them)")
     fixed = parse_assignments(assignments)
     fixed |= {k: v for k, v in (("steps", steps), ("epochs", epochs)) if v is not None}
     if env_kwargs:
         fixed["env_kwargs"] = list(env_kwargs)
     swept = parse_grid(spec, grid)
-    target_key = "env" if rl else "data"
     for key in set(fixed) | set(swept):
         if key == "seed":
             raise ConfigError("a sweep's seeds are given with --seeds (e.g. --seeds 0-4), not as a setting")
         if key == target_key:
-            raise ConfigError(f"a sweep trains on one {'environment' if rl else 'dataset'}: give it with "
-                              f"--{target_key} (one sweep per {'environment' if rl else 'dataset'})")
+            raise ConfigError(f"a sweep trains on one {target_key}: give it with --{target_key} (one sweep per "
+                              f"{target_key})")
     if both := sorted(set(fixed) & set(swept)):
         raise ConfigError(f"{both[0]} is both fixed (--set) and swept (--grid)")
     file_data = load_file(config_file) if config_file else None
@@ -171,16 +172,13 @@ def plan(spec, registry, *, grid=(), seeds="0", env=None, data=None, env_kwargs=
                              "label": label, "values": values, "run_config": run_config,
                              "algo_config": algo_config, "preset": used})
     target = getattr(combinations[0]["run_config"], target_key)
-    if rl:
-        from advdl.rl.environments import check_env_id
-
-        check_env_id(target, registry)
-        if metric is not None and metric not in RL_METRICS:
-            raise UnknownNameError(f"unknown --metric '{metric}'.{did_you_mean(metric, RL_METRICS)} "
-                                   f"RL sweeps rank by: {', '.join(RL_METRICS)}.")
-        metric = metric or "eval_mean"
-    else:
-        registry.dataset(target)
+    runner = runner_for(spec, registry)
+    runner.check(combinations[0]["run_config"])
+    names = runner.metric_names
+    if metric is not None and names is not None and metric not in names:
+        raise UnknownNameError(f"unknown --metric '{metric}'.{did_you_mean(metric, names)} "
+                               f"{spec.family_spec.name} sweeps rank by: {', '.join(names)}.")
+    metric = metric or runner.default_metric
     if out is None:
         out = Path("runs") / f"sweep-{spec.name}-{re.sub(r'[^A-Za-z0-9.-]+', '_', target)}-{time.strftime('%Y%m%d-%H%M%S')}"
     return Plan(spec, target, swept, combinations, parse_seeds(seeds), Path(out), metric, mode, statistic)

@@ -6,11 +6,11 @@ from advdl.api.hookspecs import hookimpl
 
 @hookimpl
 def advdl_register_families(register):
-    register(FamilySpec("rl", runner="advdl.rl.runner:EnvRunner", settings="advdl.settings.config:RunConfig",
+    register(FamilySpec("rl", runner="advdl.rl.runner:EnvRunner", settings="advdl.rl.settings:RunConfig",
                         target="env", summary="Agents trained on Gymnasium environments"))
     register(FamilySpec("supervised", runner="advdl.datasets.runner:DatasetRunner",
-                        settings="advdl.settings.config:DataRunConfig", target="data",
+                        settings="advdl.datasets.settings:DataRunConfig", target="data",
                         summary="Classifiers trained on an image dataset"))
     register(FamilySpec("generative", runner="advdl.datasets.generative:GenerativeRunner",
-                        settings="advdl.settings.config:GenerativeRunConfig", target="data",
+                        settings="advdl.datasets.settings:GenerativeRunConfig", target="data",
                         summary="Generative models trained on an image dataset, scored while they train"))

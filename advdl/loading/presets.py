@@ -9,7 +9,8 @@ converts them, on top of the defaults. Cheap: no numpy, no TensorFlow.
 from collections.abc import Mapping
 
 from advdl.api.errors import ConfigError, PluginError, did_you_mean
-from advdl.settings.config import build, fields_of, run_config_class, run_keys
+from advdl.settings.resolve import run_config_class, run_keys
+from advdl.settings.values import build, fields_of
 
 PRESET_KEYS = ("description", "steps", "run", "hyperparameters")  # and the family's target
 

@@ -50,7 +50,7 @@ def make_env(env_id, registry, kwargs=None, render_mode=None):
 def check_max_episode_steps(value):
     """gymnasium.make's own keyword: a positive integer (null: the environment's default limit). Gymnasium
     itself takes -1 (and any negative) as "no limit" and True as 1 without a word."""
-    from advdl.settings.config import INT_MAX
+    from advdl.settings.values import INT_MAX
 
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= INT_MAX):
         raise ConfigError(f"--env-kwarg max_episode_steps must be a positive integer (the episodes' step limit; "

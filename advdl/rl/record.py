@@ -7,7 +7,7 @@ from pathlib import Path
 from advdl.api.errors import ConfigError
 from advdl.rl.environments import make_env
 from advdl.runs import checkpoint
-from advdl.settings.config import env_kwargs_values
+from advdl.settings.values import env_kwargs_values
 
 RECORD_FORMATS = (".gif", ".webp")  # animations Pillow writes; imageio's others (.mp4) need extra packages
 RECORD_OFFSET = 100_000  # the recorded episode's seed: seed + RECORD_OFFSET (the periodic evaluations' first)

@@ -2,13 +2,17 @@
 
 from advdl.api.errors import CheckpointError, EnvSpaceError
 from advdl.loading.registry import plugin_call
+from advdl.rl.settings import RunConfig
 from advdl.runs import folder as runfolder
 from advdl.runs.family import Runner, load_final, versions
-from advdl.settings.config import RunConfig, build, env_kwargs_values, to_dict
+from advdl.settings.values import build, env_kwargs_values, to_dict
 
 
 class EnvRunner(Runner):
     unit = "step"
+    metric_names = ("eval_mean", "eval_std", "best_eval_mean", "solved", "episodes", "env_steps", "wall_seconds",
+                    "steps_per_second")
+    default_metric = "eval_mean"
 
     @classmethod
     def options(cls):

@@ -22,6 +22,9 @@ class Runner:
 
     #: what a checkpoint counts, in messages ("interrupted at step 500")
     unit = "step"
+    #: the metrics ``advdl sweep --metric`` may rank by (None: whatever the summaries hold), and its default
+    metric_names = None
+    default_metric = None
 
     def __init__(self, spec, family, registry, start_run=None):
         self.spec, self.family, self.registry, self.start_run = spec, family, registry, start_run
@@ -40,7 +43,7 @@ class Runner:
 
     def file_settings(self, run_config):
         """The run settings as config.yaml holds them (plain YAML values)."""
-        from advdl.settings.config import to_dict
+        from advdl.settings.values import to_dict
 
         return to_dict(run_config)
 

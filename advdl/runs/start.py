@@ -18,7 +18,8 @@ from pathlib import Path
 from advdl.api.errors import CheckpointError, ConfigError, RunFolderError, RunInterrupted, TrainingDiverged
 from advdl.runs import checkpoint
 from advdl.runs import folder as runfolder
-from advdl.settings.config import build, load_file
+from advdl.settings.files import load_file
+from advdl.settings.values import build
 
 CONFIG_FILE = "config.yaml"
 SUMMARY_FILE = "summary.json"
@@ -45,7 +46,7 @@ def runner_for(spec, registry=None):
 
 def config_data(spec, run_config, algo_config, preset, registry=None):
     """The resolved settings as a config file holds them (``--config`` reads them back)."""
-    from advdl.settings.config import to_dict
+    from advdl.settings.values import to_dict
 
     settings = runner_for(spec, registry).file_settings(run_config)
     return {"algorithm": spec.name, "preset": preset, **settings, "hyperparameters": to_dict(algo_config)}
@@ -60,7 +61,7 @@ def write_config(run_dir, spec, run_config, algo_config, preset, registry=None):
 
 def read_run(run_dir, registry):
     """(spec, run settings, algorithm config) of an existing run folder, or a CheckpointError."""
-    from advdl.settings.config import run_config_class
+    from advdl.settings.resolve import run_config_class
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():

@@ -58,7 +58,7 @@ def advdl_run(advdl_registry, tmp_path):
     hyperparameters, ``seed``, ``preset``, ``env_kwargs``, ``callbacks``) override that; ``tiny=False`` runs as
     ``advdl run`` would, with the preset named after the target or the defaults.
     """
-    from advdl.settings.config import run_keys
+    from advdl.settings.resolve import run_keys
     from advdl.testing import RunFolder, run_algorithm
 
     counter = itertools.count(1)

@@ -4,7 +4,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from advdl.settings.config import resolve, run_keys, split_settings
+from advdl.settings.resolve import resolve, run_keys, split_settings
 
 
 def env_kwargs_items(env_kwargs):
