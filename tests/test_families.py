@@ -22,25 +22,25 @@ def run_cli(registry, capsys, *argv):
 
 
 class MiniFamily:
-    """A third-party family: dataset runs whose Runner says so in its report line."""
+    """A third-party family: env runs whose Runner says so in its report line."""
 
     @hookimpl
     def advdl_register_families(self, register):
-        register(FamilySpec("mini", runner=f"{__name__}:MiniRunner",
-                            settings="advdl.datasets.settings:DataRunConfig", target="data"))
+        register(FamilySpec("mini", runner=f"{__name__}:MiniRunner", settings="advdl.rl.settings:RunConfig",
+                            target="env"))
 
     @hookimpl
     def advdl_register_algorithms(self, register):
-        from advdl_plugins.supervised import MLPConfig
+        from advdl_plugins.qlearning import QLearningConfig
 
-        register(AlgorithmSpec(name="mini-mlp", family="mini", summary="The mlp, in a family of its own.",
-                               config=MLPConfig, factory="advdl_plugins.supervised.classifier:Classifier"))
+        register(AlgorithmSpec(name="mini-q", family="mini", summary="Q-learning, in a family of its own.",
+                               config=QLearningConfig, factory="advdl_plugins.qlearning.agent:QLearningAgent"))
 
 
 def _mini_runner():
-    from advdl.datasets.runner import DatasetRunner
+    from advdl.rl.runner import EnvRunner
 
-    class MiniRunner(DatasetRunner):
+    class MiniRunner(EnvRunner):
         def report(self, summary, run_dir):
             return "mini: " + super().report(summary, run_dir)
 
@@ -55,13 +55,13 @@ def __getattr__(name):  # the runner class is imported by name, as a third party
 
 def test_a_third_party_family_runs_through_the_one_skeleton(capsys, tmp_path):
     registry = build_registry(extra_plugins=[MiniFamily()])
-    assert registry.algorithms["mini-mlp"].family_spec.name == "mini" and not registry.errors
-    code, out, err = run_cli(registry, capsys, "run", "mini-mlp", "--data", "synthetic_mnist", "--epochs", 1,
+    assert registry.algorithms["mini-q"].family_spec.name == "mini" and not registry.errors
+    code, out, err = run_cli(registry, capsys, "run", "mini-q", "--env", "advdl/QWorld-v0", "--steps", 5000,
                              "--no-progress", "--out", tmp_path / "run")
     assert code == 0, err
-    assert out.startswith("mini: Finished mini-mlp on synthetic_mnist: 1 epochs")
+    assert out.startswith("mini: Finished mini-q on advdl/QWorld-v0: 5000 steps")
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
-    assert summary["final"]["test_accuracy"] > 0.5 and (tmp_path / "run" / "config.yaml").is_file()
+    assert summary["eval"]["mean"] == 100.0 and (tmp_path / "run" / "config.yaml").is_file()  # the goal, learned
 
 
 def test_an_algorithm_of_an_unregistered_family_is_its_plugin_error():
@@ -107,7 +107,7 @@ def test_a_plugin_adds_a_verb_and_cannot_replace_advdl_s_own(capsys):
 def test_the_command_line_uses_the_registry_it_is_given(capsys):
     registry = build_registry(extra_plugins=[MiniFamily()])
     code, out, _ = run_cli(registry, capsys, "list", "--json")
-    assert code == 0 and "mini-mlp" in {a["name"] for a in json.loads(out)["algorithms"]}
+    assert code == 0 and "mini-q" in {a["name"] for a in json.loads(out)["algorithms"]}
 
 
 def test_an_algorithm_declares_its_sb3_counterpart():
@@ -130,3 +130,42 @@ def test_an_algorithm_declares_its_sb3_counterpart():
     assert sb3_settings(spec, run_config, config, 475.0)["kwargs"]["batch_size"] == config.batch_size
     with pytest.raises(Exception, match="declares no Stable-Baselines3 counterpart"):
         counterpart(registry.algorithm("qlearning"))
+
+
+class Recorder:
+    """A plugin's callback on every run: what it was called with, in order."""
+
+    calls = []
+
+    @hookimpl
+    def advdl_run_callbacks(self, algorithm, config, run_dir):
+        return [self]
+
+    def on_start(self, run):
+        self.calls.append(("start", run.step, run.run_dir.name, type(run.learner).__name__))
+
+    def on_log(self, run, row):
+        self.calls.append(("log", run.step))
+
+    def on_evaluation(self, run, record):
+        self.calls.append(("evaluation", run.step, sorted(record)))
+
+    def on_end(self, run, summary):
+        self.calls.append(("end", summary["algorithm"]))
+
+
+@pytest.mark.parametrize("argv, learner, evaluations", [
+    (("qlearning", "--env", "advdl/QWorld-v0", "--steps", 2000, "--eval-interval", 1000), "QLearningAgent", 2),
+    (("mlp", "--data", "synthetic_mnist", "--epochs", 2, "--set", "log_interval=5"), "Classifier", 2),
+], ids=["env run", "dataset run"])
+def test_one_callback_protocol_for_every_family(capsys, tmp_path, argv, learner, evaluations):
+    Recorder.calls = []
+    registry = build_registry(extra_plugins=[Recorder()])
+    code, _, err = run_cli(registry, capsys, "run", *argv, "--no-progress", "--out", tmp_path / "run")
+    assert code == 0, err
+    calls = Recorder.calls
+    assert calls[0] == ("start", 0, "run", learner) and calls[-1] == ("end", argv[0])
+    kinds = [c[0] for c in calls]
+    assert kinds.count("evaluation") == evaluations and kinds.count("log") >= 1 and kinds.count("end") == 1
+    steps = [c[1] for c in calls[1:-1]]
+    assert steps == sorted(steps)  # called as the run advances

@@ -105,7 +105,7 @@ def test_a_callback_ending_a_dataset_run_part_way_evaluates_the_epoch_and_checkp
     trainer.train()  # no Interrupted: a normal end
     assert trainer.step == 8 and [row["step"] for row in trainer.history] == [5, 8]
     assert trainer.model.epoch_ends == [0, 1]
-    assert recorder.events == [("log", 2), ("log", 4), ("evaluation", 5), ("log", 6), ("log", 8),
+    assert recorder.events == [("start", 0), ("log", 2), ("log", 4), ("evaluation", 5), ("log", 6), ("log", 8),
                                ("evaluation", 8)]
     state = checkpoint.load_latest(tmp_path / "run" / "checkpoints")
     assert state["step"] == 8 and len(state["history"]) == 2 and state["log_rows"] == {"metrics.csv": 4,

@@ -67,6 +67,7 @@ class DataTrainer(Loop):
         x, y = self.data.x_train, self.data.y_train
         self._open_logs()
         self._start_clock()
+        self._call("on_start")
         progress = Progress(self.total_steps, self.step, self.show_progress, unit="batch")
         stop = self._ended_part_way()
         try:
