@@ -64,7 +64,7 @@ def _untrained_distance(run_dir):
     dataset = load_dataset("synthetic_mnist", registry)
     runner = runner_for(spec, registry)
     model, _ = runner.build_model(run_config, algo_config, dataset)
-    model.scorer, model.extra_scorers = runner.scorers(run_config, dataset, runner.extras)
+    runner.hand_scorers(model, run_config, dataset)
     return model.evaluate(dataset.x_test, dataset.y_test)["frechet_distance"]
 
 
@@ -476,3 +476,33 @@ def test_cyclegan_preset_translates_colour_digits_to_mnist(tmp_path):
     data_dir = os.environ.get("ADVDL_DATA_DIR") or str(Path(__file__).resolve().parents[2] / "shared" / "data")
     summary = run_algorithm("cyclegan", "mnist", tmp_path, data_dir=data_dir)
     assert summary["b2a_accuracy"] >= 0.85 and summary["cycle_error_a"] < 0.02
+
+
+def test_cyclegan_scores_its_second_domain_as_it_holds_it(tmp_path):
+    """The runner hands the model scorer_for; CycleGAN asks it for domain B resized to domain A's size
+    (a scorer of B's raw 32x32 images would not take the 28x28 translations)."""
+    from advdl.datasets.data import load_dataset
+    from advdl.loading.manager import get_registry
+    from advdl.runs.start import runner_for
+    from advdl.settings.resolve import resolve
+
+    registry = get_registry()
+    spec = registry.algorithm("cyclegan")
+    run_config, config, _ = resolve(spec, data="synthetic_mnist", preset="none",
+                                    hyper_flags={"data_b": "synthetic_cifar", "resize": True, "filters": 8})
+    runner = runner_for(spec, registry)
+    model, dataset = runner.build_model(run_config, config, load_dataset("synthetic_mnist", registry))
+    asked = []
+
+    def scorer_for(data):
+        asked.append(tuple(data.x_test.shape[1:]))
+
+        def scorer(images):
+            assert tuple(images.shape[1:]) == tuple(data.x_test.shape[1:])  # what this scorer was trained on
+            return np.random.default_rng(0).normal(size=(len(images), 8)), np.full((len(images), 10), 0.1)
+
+        return scorer
+
+    model.scorer, model.scorer_for = scorer_for(dataset), scorer_for
+    result = model.evaluate(dataset.x_test[:40], dataset.y_test[:40])
+    assert asked == [(28, 28, 1), (28, 28, 3)] and "a2b_frechet_distance" in result

@@ -230,7 +230,8 @@ class Model(ABC, metaclass=StateRequired):
         """Generative models: ``n`` images, float32 (n, H, W, C) in [0, 1], from noise drawn with ``seed``."""
         raise NotImplementedError
 
-    #: generative models: the run builds the scoring classifier (``model.scorer``) before training
+    #: generative models: the run hands the model its scoring classifier before training (``model.scorer``,
+    #: for the run's dataset; ``model.scorer_for(dataset)`` for another dataset the model scores)
     scored: ClassVar[bool] = True
 
     #: generative models: the latent codes ``sweep`` can vary (InfoGAN: discrete, c1, c2)

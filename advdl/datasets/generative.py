@@ -47,21 +47,32 @@ def scorer_for(dataset, registry, start_run, classifier="cnn", progress=False):
 
 
 class GenerativeRunner(DatasetRunner):
-    def scorers(self, run_config, dataset, extras):
-        """(the run dataset's scorer, {role: scorer} of the model's extra datasets)."""
+    def scorer_factory(self, run_config):
+        """``make(dataset) -> Scorer``: the run's ``scorer`` classifier for a dataset, trained once per
+        dataset (cached on disk, and here for this run)."""
         if self.start_run is None:
             raise ConfigError(f"{self.spec.name} is scored while it trains: start it with advdl.runs.start.train, "
                               f"which hands its runner the means to train the scoring classifier")
+        made = {}
 
-        def make(data):
-            return scorer_for(data, self.registry, self.start_run, run_config.scorer)
+        def make(dataset):
+            if id(dataset) not in made:
+                made[id(dataset)] = (dataset, scorer_for(dataset, self.registry, self.start_run, run_config.scorer))
+            return made[id(dataset)][1]
 
-        return make(dataset), {role: make(data) for role, data in extras.items()}
+        return make
+
+    def hand_scorers(self, model, run_config, dataset):
+        """``model.scorer`` (the run's dataset) and ``model.scorer_for`` (the same for another dataset the
+        model scores, as the model holds it: CycleGAN's second domain, resized to the first's size)."""
+        model.scorer_for = self.scorer_factory(run_config)
+        model.scorer = model.scorer_for(dataset)
+        return model.scorer
 
     def prepare_model(self, model, run_config, run_dir, **given):
         model.run_dir = run_dir
         if model.scored:
-            model.scorer, model.extra_scorers = self.scorers(run_config, self.dataset, self.extras)
+            self.hand_scorers(model, run_config, self.dataset)
 
     def score(self, run_dir, run_config, algo_config, n=1000, seed=0):
         """Scores of ``n`` samples against the held-out images, with the real-data floor."""
@@ -70,7 +81,7 @@ class GenerativeRunner(DatasetRunner):
 
         model, dataset = self.load_finished(run_dir, run_config, algo_config)
         images, labels = generate_samples(self.spec, model, dataset, n, seed=seed)
-        scorer, model.extra_scorers = self.scorers(run_config, dataset, self.extras)
+        scorer = self.hand_scorers(model, run_config, dataset)
         floor_images = dataset.x_train[:len(dataset.x_test)]
         result = score(scorer, images, dataset.x_test, labels if model.conditional else None, floor_images)
         return result | model.extra_scores(scorer, n, seed, dataset)

@@ -76,7 +76,6 @@ class DatasetRunner(Runner):
         wanted = plugin_call(spec, f"{class_name}.extra_datasets(...)",
                              lambda: dict(model_class.extra_datasets(algo_config)))
         extras = {role: load_dataset(name, registry, run_config.data_dir or None) for role, name in wanted.items()}
-        self.extras = extras
         batches = math.ceil(len(dataset.x_train) / algo_config.batch_size)
         with strategy.scope() if strategy is not None else nullcontext():
             model = plugin_call(spec, f"{class_name}(...)", model_class, algo_config, info, seed=run_config.seed,

@@ -114,7 +114,8 @@ class CycleGAN(GAN):
         self._train = tf.function(self._train_graph)
         self._translate = {"a2b": tf.function(lambda x: self.generator(x, training=False)),
                            "b2a": tf.function(lambda x: self.generator_ba(x, training=False))}
-        self.scorer, self.extra_scorers, self.run_dir = None, {}, None  # set by the run before training
+        self.scorer, self.scorer_for, self.run_dir = None, None, None  # set by the run before training
+        self.scorer_b = None  # domain B's, made with scorer_for at the first evaluation
 
     def _fit_domain_b(self, domain_b):
         """Domain B at domain A's image size (resized with ``resize``, else an error)."""
@@ -210,8 +211,10 @@ class CycleGAN(GAN):
             return result
         from advdl.api import score
 
+        if self.scorer_b is None:
+            self.scorer_b = self.scorer_for(self.domain_b)  # domain B as this model holds it (resized)
         for direction, scorer, translations, source_labels, target in (
-                ("b2a", self.scorer, to_a, labels_b, images), ("a2b", self.extra_scorers["domain_b"], to_b, labels_a, b)):
+                ("b2a", self.scorer, to_a, labels_b, images), ("a2b", self.scorer_b, to_b, labels_a, b)):
             scores = score(scorer, translations, target, labels=source_labels if self._labels_match() else None)
             result[f"{direction}_frechet_distance"] = scores["frechet_distance"]
             if "label_accuracy" in scores:
