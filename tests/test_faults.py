@@ -246,7 +246,10 @@ def test_rl_run_killed_at_random_moments_resumes_to_the_uninterrupted_numbers(tm
     np.testing.assert_array_equal(*q)
 
 
-@pytest.mark.parametrize("kills", [2, pytest.param(20, marks=pytest.mark.slow)])  # each restart starts TensorFlow
+# slow: each restart starts TensorFlow. The default suite keeps the same check of the shared code: the RL run
+# killed at random moments (the one loop skeleton's logs and checkpoints) and the dataset runs' exact resumes
+@pytest.mark.slow
+@pytest.mark.parametrize("kills", [2, 20])
 def test_generative_run_killed_at_random_moments_resumes_to_the_uninterrupted_numbers(tmp_path, kills):
     expected, summary = kill_and_resume(GENERATIVE, tmp_path, kills, seed=100 + kills)
     assert summary["test_mse"] == expected["test_mse"] and summary["steps"] == expected["steps"] == GENERATIVE.total
