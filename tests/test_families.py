@@ -169,3 +169,22 @@ def test_one_callback_protocol_for_every_family(capsys, tmp_path, argv, learner,
     assert kinds.count("evaluation") == evaluations and kinds.count("log") >= 1 and kinds.count("end") == 1
     steps = [c[1] for c in calls[1:-1]]
     assert steps == sorted(steps)  # called as the run advances
+
+
+@pytest.mark.parametrize("mean, threshold, far", [
+    (9.15, 475.0, True), (300.0, 475.0, False), (-500.0, -100.0, True), (-120.0, -100.0, False),
+    (0.0, 0.7, True), (0.6, 0.7, False)])
+def test_a_run_far_below_its_threshold_is_told_where_to_look(mean, threshold, far):
+    from advdl.rl.runner import far_below
+
+    assert far_below(mean, threshold) == far
+
+
+def test_the_final_line_of_a_run_that_did_not_learn_points_to_presets_and_sweeps(capsys, tmp_path):
+    registry = build_registry()
+    code, out, err = run_cli(registry, capsys, "run", "qlearning", "--env", "FrozenLake-v1", "--preset", "none",
+                             "--steps", 50, "--no-progress", "--out", tmp_path / "run")
+    assert code == 0, err
+    last = out.strip().splitlines()[-1]
+    assert "far below FrozenLake-v1's threshold 0.7" in last and "advdl info qlearning" in last
+    assert "advdl sweep qlearning" in last

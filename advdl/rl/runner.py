@@ -8,6 +8,12 @@ from advdl.runs.family import Runner, load_final, versions
 from advdl.settings.values import build, env_kwargs_values, to_dict
 
 
+def far_below(mean, threshold):
+    """A final mean short of the env's solved threshold by more than half of its magnitude (CartPole-v1's
+    475: below 237.5; Acrobot's -100: below -150): a run that did not learn the task, not one near it."""
+    return mean < threshold - abs(threshold) / 2
+
+
 class EnvRunner(Runner):
     unit = "step"
     metric_names = ("eval_mean", "eval_std", "best_eval_mean", "solved", "episodes", "env_steps", "wall_seconds",
@@ -150,11 +156,17 @@ class EnvRunner(Runner):
 
     def report(self, summary, run_dir):
         ev, kept = summary["eval"], summary.get("kept_best")
-        return (f"Finished {summary['algorithm']} on {summary['env']}: {summary['env_steps']} steps in "
+        line = (f"Finished {summary['algorithm']} on {summary['env']}: {summary['env_steps']} steps in "
                 f"{summary['wall_seconds']:.1f} s ({summary['steps_per_second']:.0f} steps/s); "
                 f"evaluation mean {ev['mean']:.2f} +/- {ev['std']:.2f} over {ev['episodes']} episodes"
                 + (f" (weights of step {kept['env_steps']}, the best evaluation)" if kept else "")
                 + f". Run folder: {run_dir}")
+        threshold = summary.get("reward_threshold")
+        if threshold is not None and far_below(ev["mean"], threshold):
+            line += (f"\nThat is far below {summary['env']}'s threshold {threshold:g}: `advdl info "
+                     f"{summary['algorithm']}` lists its presets, `advdl sweep {summary['algorithm']} --env "
+                     f"{summary['env']} --grid ...` searches settings, and a longer --steps may help")
+        return line
 
     def aggregate(self, runs, describe):
         threshold = runs[0].get("reward_threshold")
