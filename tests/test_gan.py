@@ -95,6 +95,7 @@ def test_bad_sample_requests_are_one_line_errors(cli, trained_cgan, tmp_path, fi
     assert_user_error(cli("sample", finished_run, "--out", tmp_path / "x.png"), "generative model")
 
 
+@pytest.mark.slow  # the default suite has the same check on an unconditional VAE (tests/test_autoencoder.py)
 def test_label_for_an_unconditional_model_is_an_error(cli, tmp_path):
     out = tmp_path / "dcgan"
     run_algorithm("dcgan", "synthetic_mnist", out, epochs=1, batch_size=100)
