@@ -17,7 +17,7 @@ def test_the_rl_trainer_re_exports_the_loop_exceptions():
     assert trainer.Interrupted is loop.Interrupted and trainer.Diverged is loop.Diverged
     assert trainer.check_finite is loop.check_finite
     stop = loop.Interrupted(12, "ckpt")
-    assert stop.step == stop.env_steps == 12 and stop.path == "ckpt"
+    assert stop.step == 12 and stop.path == "ckpt"
     loop.check_finite({"loss": float("nan")}, 3, "continue")
     with pytest.raises(loop.Diverged, match="loss became inf at step 3"):
         loop.check_finite({"ok": 1.0, "loss": float("inf")}, 3, "stop")

@@ -5,8 +5,9 @@ registered exactly as a third party registers another: ``advdl_register_families
 calling ``register(FamilySpec(...))``; its ``runner`` subclasses ``advdl.runs.family.Runner``.
 """
 
-import importlib
 from dataclasses import dataclass
+
+from advdl.api.specs import import_plainly
 
 
 @dataclass
@@ -30,5 +31,4 @@ class FamilySpec:
     version: str = ""
 
     def settings_class(self):
-        module, _, name = self.settings.partition(":")
-        return getattr(importlib.import_module(module), name)
+        return import_plainly(self.settings)

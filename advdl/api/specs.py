@@ -7,14 +7,15 @@ import importlib
 from dataclasses import dataclass, field
 
 
-def _import_plainly(target, what, spec):
+def import_plainly(target, what=None, spec=None):
+    """The object a ``"module:attr"`` string names (``what`` and ``spec``: for import_factory's signature)."""
     module_name, _, attr = target.partition(":")
     return getattr(importlib.import_module(module_name), attr)
 
 
 # How load_class imports a factory. The API cannot import the loading layer above it, so
 # advdl.loading.registry installs its import_target here (errors named after the plugin).
-import_factory = _import_plainly
+import_factory = import_plainly
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,7 @@ class Baseline:
     note: str | None = None
 
     def load_settings(self):
-        module_name, _, attr = self.settings.partition(":")
-        return getattr(importlib.import_module(module_name), attr)
+        return import_plainly(self.settings)
 
 
 @dataclass

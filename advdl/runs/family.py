@@ -26,8 +26,9 @@ class Runner:
     metric_names = None
     default_metric = None
 
-    def __init__(self, spec, family, registry, start_run=None):
-        self.spec, self.family, self.registry, self.start_run = spec, family, registry, start_run
+    def __init__(self, spec, registry=None, start_run=None):
+        self.spec, self.registry, self.start_run = spec, registry, start_run
+        self.family = spec.family_spec
 
     @classmethod
     def options(cls):

@@ -35,7 +35,22 @@ def _masked_crc32c(data):
     return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
 
-class TensorBoardWriter:
+class _LogFile:
+    """An append-only log file (``self._fh``): flush, sync to the disk, close."""
+
+    def flush(self):
+        self._fh.flush()
+
+    def sync(self):
+        """Flush to the disk itself (a checkpoint's logs survive a power cut with it)."""
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def close(self):
+        self._fh.close()
+
+
+class TensorBoardWriter(_LogFile):
     """Scalars to a TensorBoard event file (TFRecord framing), without importing TensorFlow.
 
     tensorboard's own EventFileWriter imports TensorFlow when it is installed (5 s here), so
@@ -66,16 +81,6 @@ class TensorBoardWriter:
         ])
         self._write(self._event_pb2.Event(wall_time=time.time(), step=int(step), summary=summary))
 
-    def flush(self):
-        self._fh.flush()
-
-    def sync(self):
-        """Flush to the disk itself (a checkpoint's logs survive a power cut with it)."""
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-
-    def close(self):
-        self._fh.close()
 
 
 def truncate_csv(path, key, limit):
@@ -139,7 +144,7 @@ def _at_most(value, limit):
         return False
 
 
-class CsvLog:
+class CsvLog(_LogFile):
     """Appends rows to a CSV file, writing the header once."""
 
     def __init__(self, path, columns, rows=0):
@@ -155,15 +160,6 @@ class CsvLog:
         self._writer.writerow([_fmt(row.get(c)) for c in self.columns])
         self.rows += 1
 
-    def flush(self):
-        self._fh.flush()
-
-    def sync(self):
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-
-    def close(self):
-        self._fh.close()
 
 
 def _fmt(value):

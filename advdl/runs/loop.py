@@ -19,8 +19,7 @@ class Interrupted(Exception):
 
     def __init__(self, step, path):
         super().__init__(f"stopped at step {step}")
-        self.step = self.env_steps = step  # env_steps: the name the RL run starter reads
-        self.path = path
+        self.step, self.path = step, path
 
 
 class Diverged(Exception):

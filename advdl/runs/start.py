@@ -41,21 +41,21 @@ def runner_class(spec):
 
 def runner_for(spec, registry=None):
     """The Runner of ``spec``'s family, ready to start, resume or evaluate one of its runs."""
-    return runner_class(spec)(spec, spec.family_spec, registry, start_run=train)
+    return runner_class(spec)(spec, registry, start_run=train)
 
 
-def config_data(spec, run_config, algo_config, preset, registry=None):
+def config_data(spec, run_config, algo_config, preset):
     """The resolved settings as a config file holds them (``--config`` reads them back)."""
     from advdl.settings.values import to_dict
 
-    settings = runner_for(spec, registry).file_settings(run_config)
+    settings = runner_for(spec).file_settings(run_config)
     return {"algorithm": spec.name, "preset": preset, **settings, "hyperparameters": to_dict(algo_config)}
 
 
-def write_config(run_dir, spec, run_config, algo_config, preset, registry=None):
+def write_config(run_dir, spec, run_config, algo_config, preset):
     import yaml
 
-    data = config_data(spec, run_config, algo_config, preset, registry)
+    data = config_data(spec, run_config, algo_config, preset)
     checkpoint.write_atomic(run_dir / CONFIG_FILE, yaml.safe_dump(data, sort_keys=False).encode())
 
 
@@ -143,7 +143,7 @@ def train(spec, run_config, algo_config, run_dir, registry, preset=None, resume_
         all_callbacks = [c for group in from_plugins if group for c in group] + list(callbacks)
         trainer = runner.build(run_config, algo_config, run_dir, all_callbacks, progress, dataset=dataset)
         if resume_state is None:
-            write_config(run_dir, spec, run_config, algo_config, preset, registry)
+            write_config(run_dir, spec, run_config, algo_config, preset)
         folder.started = True
         with writing(run_dir, runner.unit):
             try:
@@ -174,7 +174,7 @@ def run_trainer(trainer, resume_state, run_dir, unit):
             trainer.train()
     except Interrupted as stop:
         raise RunInterrupted(
-            f"interrupted at {unit} {stop.env_steps}; checkpoint written to {stop.path}. "
+            f"interrupted at {unit} {stop.step}; checkpoint written to {stop.path}. "
             f"Resume with: advdl run --resume {run_dir}") from None
     except Diverged as bad:
         saved = checkpoint.list_checkpoints(Path(run_dir) / "checkpoints")
@@ -211,7 +211,7 @@ def _resume(spec, run_config, algo_config, run_dir, registry, steps, progress, c
     extended = runner.resume_settings(run_config, state, steps, run_dir, finished)
     preset = load_file(run_dir / CONFIG_FILE).get("preset")
     if extended is not run_config:
-        write_config(run_dir, spec, extended, algo_config, preset, registry)
+        write_config(run_dir, spec, extended, algo_config, preset)
         (run_dir / SUMMARY_FILE).unlink(missing_ok=True)  # unfinished until the longer run writes its own
     return train(spec, extended, algo_config, run_dir, registry, preset, resume_state=state, progress=progress,
                  callbacks=callbacks, resumed=True)
@@ -223,20 +223,23 @@ def evaluate_run(run_dir, registry, episodes, seed=None, record=None):
     return runner_for(spec, registry).evaluate(run_dir, run_config, algo_config, episodes, seed, record)
 
 
-def load_generative(run_dir, registry):
-    """(spec, run settings, runner, model with its final weights, dataset) of a finished generative run."""
+def _generative(run_dir, registry):
+    """(spec, run settings, algorithm config, runner) of a finished run whose runner scores (generative)."""
     spec, run_config, algo_config = read_run(run_dir, registry)
     runner = runner_for(spec, registry)
     if not hasattr(runner, "score"):
         raise ConfigError(f"{run_dir} is a {spec.family} run of '{spec.name}'; sample and score need a generative model")
+    return spec, run_config, algo_config, runner
+
+
+def load_generative(run_dir, registry):
+    """(spec, run settings, model with its final weights, dataset) of a finished generative run."""
+    spec, run_config, algo_config, runner = _generative(run_dir, registry)
     model, dataset = runner.load_finished(run_dir, run_config, algo_config)
     return spec, run_config, model, dataset
 
 
 def score_run(run_dir, registry, n=1000, seed=0):
     """``advdl score``: scores of ``n`` samples against the held-out images, with the real-data floor."""
-    spec, run_config, algo_config = read_run(run_dir, registry)
-    runner = runner_for(spec, registry)
-    if not hasattr(runner, "score"):
-        raise ConfigError(f"{run_dir} is a {spec.family} run of '{spec.name}'; sample and score need a generative model")
+    _, run_config, algo_config, runner = _generative(run_dir, registry)
     return runner.score(run_dir, run_config, algo_config, n, seed)
