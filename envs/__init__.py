@@ -12,3 +12,10 @@ def advdl_register_envs(register):
         max_episode_steps=100,
         reward_threshold=100.0,
     ))
+    register(EnvSpec(
+        id="advdl/PixelGrid-v0",
+        entry_point="advdl_envs.pixelgrid:PixelGridEnv",
+        summary="A 10x10 grid seen as a 10x10x3 image: reach the green goal (random each episode); for CNN torsos.",
+        max_episode_steps=40,
+        reward_threshold=0.85,
+    ))

@@ -19,7 +19,8 @@ from advdl.runs import checkpoint
 ENVS = [("CartPole-v1", {}), ("Acrobot-v1", {}), ("MountainCar-v0", {}), ("MountainCarContinuous-v0", {}),
         ("Pendulum-v1", {}), ("FrozenLake-v1", {"is_slippery": True}),
         ("CliffWalking-v1" if "CliffWalking-v1" in gym.registry else "CliffWalking-v0", {}),
-        ("Taxi-v3" if "Taxi-v3" in gym.registry else "Taxi-v4", {}), ("Blackjack-v1", {}), ("advdl/QWorld-v0", {})]
+        ("Taxi-v3" if "Taxi-v3" in gym.registry else "Taxi-v4", {}), ("Blackjack-v1", {}), ("advdl/QWorld-v0", {}),
+        ("advdl/PixelGrid-v0", {})]
 
 
 def make(env_id, **kwargs):

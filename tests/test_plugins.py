@@ -262,7 +262,7 @@ def test_only_advdl_plugins(tmp_path):
     data, algos = listing(tmp_path, ADVDL_PLUGINS="advdl")
     assert set(algos) == BUILTIN_ALGORITHMS
     assert data["errors"] == []
-    assert {e["id"] for e in data["envs"]} == {"advdl/QWorld-v0"}
+    assert {e["id"] for e in data["envs"]} == {"advdl/QWorld-v0", "advdl/PixelGrid-v0"}
 
 
 def test_only_a_third_party_distribution(tmp_path):

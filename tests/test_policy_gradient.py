@@ -108,8 +108,10 @@ def test_unsupported_spaces_and_settings_are_clear_errors():
 
     with pytest.raises(EnvSpaceError, match="Dict"):
         A2CAgent.check_spaces(spaces.Box(-1, 1, (3,)), spaces.Dict({"a": spaces.Discrete(2)}))
-    with pytest.raises(EnvSpaceError, match="Box observation"):
-        A2CAgent.check_spaces(spaces.Discrete(4), spaces.Discrete(2))
+    with pytest.raises(EnvSpaceError, match="unsupported observation space"):
+        A2CAgent.check_spaces(spaces.Text(5), spaces.Discrete(2))
+    with pytest.raises(EnvSpaceError, match="too small"):
+        A2CAgent.check_spaces(spaces.Box(0, 255, (4, 4, 3), np.uint8), spaces.Discrete(2))
     for bad in ({"n_envs": 0}, {"n_steps": 0}, {"gae_lambda": 1.5}, {"learning_rate": 0.0}):
         with pytest.raises(ConfigError, match=next(iter(bad))):
             build(A2CConfig, bad, "a2c hyperparameters")  # bounds are checked where values are converted
@@ -180,3 +182,120 @@ def test_actor_critic_learns_cartpole_online(tmp_path):
 def test_actor_critic_preset_reaches_195_on_every_seed(tmp_path, seed):
     summary = run_algorithm("actor-critic", "CartPole-v1", tmp_path, seed=seed)
     assert summary["eval"]["mean"] >= 195
+
+
+# -- the book's A2C (update=book) ----------------------------------------------------------------------------
+def make_book_agent(**overrides):
+    from advdl_plugins.policy_gradient import PRESETS, A2CConfig
+    from advdl_plugins.policy_gradient.a2c import A2CAgent
+
+    hyper = {**PRESETS["book"]["hyperparameters"], "state_encoder": "none", **overrides}  # inputs: the raw obs
+    obs_space = spaces.Box(-1.0, 1.0, (3,), np.float32)
+    return A2CAgent(build(A2CConfig, hyper, "a2c hyperparameters"), obs_space,
+                    spaces.Box(-1.0, 1.0, (1,), np.float32), seed=0, total_steps=100)
+
+
+def book_reference(weights, inputs, returns, noise, lr=1e-3):
+    """The book's backward pass in numpy with hand-written gradients: linear heads (mean, std = softplus + 1e-10,
+    value), per step from the last back: delta with the critic as the later steps left it, the actor (Keras 2
+    RMSprop) on -delta log N(clip(mu + sigma eps); mu, sigma), then the critic (Keras 2 Adam) on (R - V)^2."""
+    wa, ba, wv, bv = (np.array(w, np.float64) for w in weights)
+    a_sq = [np.zeros_like(wa), np.zeros_like(ba)]
+    m, v, steps = [np.zeros_like(wv), np.zeros_like(bv)], [np.zeros_like(wv), np.zeros_like(bv)], 0
+    for t in reversed(range(len(returns))):
+        x, target, eps = inputs[t].astype(np.float64), returns[t], noise[t, 0]
+        delta = target - (x @ wv + bv)[0]
+        mean, pre = x @ wa + ba
+        std = np.logaddexp(0, pre) + 1e-10
+        sample = mean + std * eps
+        if -1 < sample < 1:  # inside the bounds: log N(mu + sigma eps; mu, sigma) = -eps^2/2 - log sigma - c
+            dlogp_dmean, dlogp_dstd = 0.0, -1 / std
+        else:  # clipped to a bound b: log N(b; mu, sigma), b a constant
+            z = (np.clip(sample, -1, 1) - mean) / std
+            dlogp_dmean, dlogp_dstd = z / std, (z * z - 1) / std
+        dout = -delta * np.array([dlogp_dmean, dlogp_dstd / (1 + np.exp(-pre))])  # d loss / d (mean, pre)
+        for p, g, a in zip((wa, ba), (np.outer(x, dout), dout), a_sq):
+            a[...] = 0.9 * a + 0.1 * g * g
+            p -= lr * g / (np.sqrt(a) + 1e-7)
+        dvalue = 2 * ((x @ wv + bv)[0] - target)
+        steps += 1
+        lr_t = lr * np.sqrt(1 - 0.999 ** steps) / (1 - 0.9 ** steps)
+        for i, (p, g) in enumerate(zip((wv, bv), (np.outer(x, [dvalue]), np.array([dvalue])))):
+            m[i] = 0.9 * m[i] + 0.1 * g
+            v[i] = 0.999 * v[i] + 0.001 * g * g
+            p -= lr_t * m[i] / (np.sqrt(v[i]) + 1e-7)
+    return wa, ba, wv, bv
+
+
+def test_book_a2c_update_matches_the_books_backward_batch_one_steps():
+    agent = make_book_agent()
+    assert type(agent).__name__ == "BookA2CAgent" and agent.data == "episodes"
+    rng = np.random.default_rng(5)
+    weights = [rng.normal(0, 0.3, (3, 2)), rng.normal(0, 0.3, 2), rng.normal(0, 0.5, (3, 1)), np.array([0.4])]
+    weights = [w.astype(np.float32) for w in weights]
+    agent.actor.set_weights(weights[:2])
+    agent.critic.set_weights(weights[2:])
+    agent._refresh()
+    inputs = rng.normal(size=(5, 3)).astype(np.float32)
+    returns = np.array([3.0, -2.0, 1.5, 4.0, -1.0])
+    noise = np.array([[0.3], [2.5], [-0.8], [-3.0], [0.1]], np.float32)  # two of them clipped
+    agent.update_episode(inputs, returns, noise)
+    expected = book_reference(weights, inputs, returns, noise)
+    for got, want in zip([*agent.actor.get_weights(), *agent.critic.get_weights()], expected):
+        np.testing.assert_allclose(got, want, rtol=2e-4, atol=1e-6)
+
+
+def test_book_a2c_first_update_ignores_the_action_taken_and_bootstraps_only_at_a_time_limit():
+    from advdl_plugins.policy_gradient.book_a2c import bootstrapped_returns
+
+    from advdl.api.interfaces import EpisodeBatch
+
+    np.testing.assert_allclose(bootstrapped_returns(np.array([1.0, 0.0, 2.0]), 4.0, 0.95),
+                               [1 + 0.95 ** 2 * (2 + 0.95 * 4), 0.95 * (2 + 0.95 * 4), 2 + 0.95 * 4])
+    obs = np.array([[0.1, -0.2, 0.3]], np.float32)
+    after = []
+    for taken in (-0.9, 0.9):  # the book's update resamples the action: the one taken does not count
+        agent = make_book_agent()
+        mean, std = agent.mean_and_std(obs)
+        assert mean[0, 0] == 0 and std[0, 0] == pytest.approx(math.log(2))  # zero-initialised heads
+        agent.train_step(EpisodeBatch(obs, np.array([[taken]], np.float32), np.array([5.0], np.float32), True, obs))
+        after.append([*agent.actor.get_weights(), *agent.critic.get_weights()])
+    for x, y in zip(*after):
+        np.testing.assert_array_equal(x, y)
+    kernel, bias, value_kernel, value_bias = after[0]
+    # the first noise draw of seed 0 (0.126) stays inside the bounds: no gradient reaches the mean; delta = 5 > 0
+    # shrinks the std by RMSprop's first step, lr / sqrt(1 - rho); the value rises by Adam's first step, lr
+    assert np.random.default_rng(0).standard_normal() * math.log(2) < 1
+    np.testing.assert_array_equal(kernel[:, 0], 0.0)
+    assert bias[0] == 0.0 and bias[1] == pytest.approx(-1e-3 / math.sqrt(0.1), rel=1e-4)
+    np.testing.assert_allclose(value_kernel[:, 0], 1e-3 * np.sign(obs[0]), rtol=1e-4)
+    assert value_bias[0] == pytest.approx(1e-3, rel=1e-4)
+
+    agent = make_book_agent()
+    agent.critic.set_weights([np.zeros((3, 1), np.float32), np.array([2.0], np.float32)])
+    agent._refresh()
+    seen = []
+    agent.update_episode = lambda inputs, returns, noise: seen.append(returns) or {}
+    for terminated in (True, False):  # at the goal the return starts from 0, at a time limit from V(s_T) = 2
+        agent.train_step(EpisodeBatch(obs, np.zeros((1, 1), np.float32), np.array([1.0], np.float32), terminated,
+                                      obs[0]))
+    np.testing.assert_allclose(np.concatenate(seen), [1.0, 1.0 + 0.95 * 2.0])
+
+
+def test_book_a2c_resumes_exactly_mid_episode(tmp_path):
+    from test_resume import interrupt_and_resume
+
+    interrupt_and_resume("a2c", tmp_path, env="Pendulum-v1", update="book", hidden_sizes=(), learning_rate=1e-3,
+                         gamma=0.95, vf_coef=1.0, max_grad_norm=None)
+
+
+def test_book_a2c_refuses_what_the_book_has_not():
+    from advdl_plugins.policy_gradient import A2CConfig
+
+    with pytest.raises(ConfigError, match="sde"):
+        build(A2CConfig, {"update": "book", "sde": True}, "a2c hyperparameters")
+    with pytest.raises(ConfigError, match="hidden_sizes"):
+        build(A2CConfig, {"hidden_sizes": ()}, "a2c hyperparameters")  # the rollout update needs a layer
+    with pytest.raises(EnvSpaceError, match="1-d Box"):
+        make_book_agent().__class__(A2CConfig(update="book"), spaces.Box(-1, 1, (3,)), spaces.Discrete(2), seed=0,
+                                    total_steps=1)

@@ -20,6 +20,8 @@ _LAZY = {  # name -> the module of advdl.api that defines it (each imports numpy
     **dict.fromkeys(("Dataset", "LUMINANCE", "grey", "resize_images"), "data"),
     **dict.fromkeys(("as_rgb", "confusion_matrix", "image_grid", "latent_scatter", "line_plot"), "plots"),
     **dict.fromkeys(("code_agreement", "score"), "scoring"),
+    **dict.fromkeys(("ObservationEncoder", "flat_space", "is_image_space", "torso_layers", "torso_parameters"),
+                    "observations"),
 }
 
 __all__ = [
@@ -30,7 +32,8 @@ __all__ = [
     "AdvdlError", "ConfigError", "DataError", "EnvSpaceError", "PluginError", "CheckpointError",
     # implementing
     "Agent", "Model", "DataInfo", "Transition", "ReplayBatch", "RolloutBatch", "EpisodeBatch", "ReplaySchedule",
-    "RolloutSchedule", "Callback",
+    "RolloutSchedule", "Callback", "ObservationEncoder", "flat_space", "is_image_space", "torso_layers",
+    "torso_parameters",
     # datasets
     "Dataset", "LUMINANCE", "grey", "resize_images",
     # TensorFlow and memory

@@ -114,6 +114,12 @@ class Agent(ABC, metaclass=StateRequired):
     metric_names: ClassVar[tuple] = ()
     #: the final model's file name inside the run folder
     model_file: ClassVar[str] = "model.keras"
+    #: True: a Dict or Tuple observation space reaches the agent flattened into one Box (Gymnasium's
+    #: FlattenObservation, Discrete parts one-hot), in training, evaluation and recording alike
+    flat_observations: ClassVar[bool] = False
+    #: the run's episode limit (0: none), beside ``total_steps``: the core sets it after construction, for
+    #: schedules in ``on_step`` that end with whichever budget the run reaches first
+    total_episodes: int = 0
 
     def __init__(self, config, observation_space, action_space, *, seed, total_steps):
         self.config = config

@@ -47,6 +47,18 @@ def make_env(env_id, registry, kwargs=None, render_mode=None):
         raise AdvdlError(f"cannot make {env_id} with {kwargs}: {type(exc).__name__}: {exc}") from None
 
 
+def for_agent(env, agent_class):
+    """``env`` as ``agent_class`` sees it: a Dict or Tuple observation space flattened into one Box
+    (Gymnasium's FlattenObservation) for an agent declaring ``flat_observations``."""
+    import gymnasium as gym
+
+    from advdl.api.observations import flat_space
+
+    if getattr(agent_class, "flat_observations", False) and flat_space(env.observation_space) is not env.observation_space:
+        return gym.wrappers.FlattenObservation(env)
+    return env
+
+
 def check_max_episode_steps(value):
     """gymnasium.make's own keyword: a positive integer (null: the environment's default limit). Gymnasium
     itself takes -1 (and any negative) as "no limit" and True as 1 without a word."""

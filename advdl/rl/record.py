@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from advdl.api.errors import ConfigError
-from advdl.rl.environments import make_env
+from advdl.rl.environments import for_agent, make_env
 from advdl.runs import checkpoint
 from advdl.settings.values import env_kwargs_values
 
@@ -34,7 +34,8 @@ def record_episode(agent, run_config, registry, path, seed):
     # off-screen rendering needs no display or sound device (SDL complains on headless machines)
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
-    env = make_env(run_config.env, registry, env_kwargs_values(run_config.env_kwargs), render_mode="rgb_array")
+    env = for_agent(make_env(run_config.env, registry, env_kwargs_values(run_config.env_kwargs),
+                             render_mode="rgb_array"), type(agent))
     try:
         modes = list(env.metadata.get("render_modes") or ())
         if "rgb_array" not in modes:

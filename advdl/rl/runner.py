@@ -59,16 +59,16 @@ class EnvRunner(Runner):
 
     def build_agent(self, run_config, algo_config):
         """The agent and a factory of its environment, after checking the spaces fit."""
-        from advdl.rl.environments import make_env
+        from advdl.rl.environments import for_agent, make_env
 
         spec, registry = self.spec, self.registry
         kwargs = env_kwargs_values(run_config.env_kwargs)
+        agent_class = spec.load_class()
 
         def env_factory():
-            return make_env(run_config.env, registry, kwargs)
+            return for_agent(make_env(run_config.env, registry, kwargs), agent_class)
 
         probe = env_factory()
-        agent_class = spec.load_class()
         name = getattr(agent_class, "__name__", spec.factory)
         try:
             plugin_call(spec, f"{name}.check_spaces(...)", agent_class.check_spaces,
@@ -79,6 +79,7 @@ class EnvRunner(Runner):
             probe.close()
         agent = plugin_call(spec, f"{name}(...)", agent_class, algo_config, probe.observation_space,
                             probe.action_space, seed=run_config.seed, total_steps=run_config.steps)
+        agent.total_episodes = run_config.episodes
         return agent, env_factory
 
     def build(self, run_config, algo_config, run_dir, callbacks, progress, **given):

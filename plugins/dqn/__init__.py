@@ -89,6 +89,19 @@ PRESETS = {
                             "train_freq": 4, "gradient_steps": 4, "exploration_fraction": 0.12,
                             "exploration_final_eps": 0.1, "hidden_sizes": [256, 256]},
     },
+    "Taxi-v4": {
+        "description": "Taxi-v4 through one-hot states (optimum about 8): a longer exploration phase (40% of 100,000 "
+                       "steps) finds the drop-offs, a target copied every 250 updates; keeps the best evaluated weights.",
+        "run": {"steps": 100_000, "eval_interval": 10_000, "eval_episodes": 20, "keep_best": True},
+        "hyperparameters": {"exploration_fraction": 0.4, "target_update_interval": 250, "train_freq": 2},
+    },
+    "advdl/PixelGrid-v0": {
+        "description": "advdl's pixel grid through the CNN torso: gamma 0.95 and a target copied every 250 updates "
+                       "carry the goal's reward back fast; keeps the best evaluated weights.",
+        "run": {"steps": 80_000, "eval_interval": 10_000, "eval_episodes": 20, "keep_best": True},
+        "hyperparameters": {"gamma": 0.95, "target_update_interval": 250, "exploration_fraction": 0.2,
+                            "buffer_size": 50_000},
+    },
     "MountainCar-v0": {
         "description": "MountainCar-v0 (rl-baselines3-zoo's settings), keeping the best evaluated weights.",
         "run": {"steps": 120_000, "eval_interval": 10_000, "keep_best": True},

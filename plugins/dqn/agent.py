@@ -1,20 +1,34 @@
 """DQN and Double DQN (Mnih et al. 2015; van Hasselt et al. 2016), the book's chapter 9.
 
+Observations of every standard space are encoded as SB3 does (``advdl.api.ObservationEncoder``:
+one-hot, flattened, or an image through a CNN torso).
+
 Speed: acting uses a numpy copy of the Q-network (refreshed after each training round), so an
-env step costs no TensorFlow call; a training round runs all its ``gradient_steps`` minibatches
-in one XLA-compiled call.
+env step costs no TensorFlow call (a CNN torso acts through one compiled call instead); a training
+round runs all its ``gradient_steps`` minibatches in one XLA-compiled call.
 """
 
 import numpy as np
 from gymnasium import spaces
 
-from advdl.api import Agent, CheckpointError, EnvSpaceError, ReplaySchedule, check_networks, import_tensorflow, mlp_parameters
+from advdl.api import (
+    Agent,
+    CheckpointError,
+    EnvSpaceError,
+    ObservationEncoder,
+    ReplaySchedule,
+    check_networks,
+    import_tensorflow,
+    mlp_parameters,
+    torso_layers,
+    torso_parameters,
+)
 
 
-def build_q_network(obs_dim, n_actions, hidden_sizes, name):
+def build_q_network(encoder, n_actions, hidden_sizes, name):
     _, keras = import_tensorflow()
 
-    layers = [keras.Input((obs_dim,))]
+    layers = [keras.Input(encoder.shape), *torso_layers(keras, encoder)]
     layers += [keras.layers.Dense(units, activation="relu") for units in hidden_sizes]
     layers += [keras.layers.Dense(n_actions)]
     return keras.Sequential(layers, name=name)
@@ -42,20 +56,23 @@ class DQNAgent(Agent):
     data = "replay"
     metric_names = ("loss", "q_mean", "epsilon", "learning_rate")
     model_file = "model.keras"
+    flat_observations = True
 
     def __init__(self, config, observation_space, action_space, *, seed, total_steps):
         super().__init__(config, observation_space, action_space, seed=seed, total_steps=total_steps)
-        obs_dim = int(np.prod(observation_space.shape))
+        self.encoder = ObservationEncoder(observation_space)
         self.check_memory(config, observation_space, action_space)
         tf, keras = import_tensorflow(seed=seed)
-        self.q = build_q_network(obs_dim, int(action_space.n), config.hidden_sizes, "q")
-        self.target = build_q_network(obs_dim, int(action_space.n), config.hidden_sizes, "q_target")
+        self.q = build_q_network(self.encoder, int(action_space.n), config.hidden_sizes, "q")
+        self.target = build_q_network(self.encoder, int(action_space.n), config.hidden_sizes, "q_target")
         self.target.set_weights(self.q.get_weights())
         # gradient clipping is done by global norm in _train_rounds (Keras' clipnorm is per variable)
         self.optimizer = keras.optimizers.Adam(config.learning_rate)
         self.optimizer.build(self.q.trainable_variables)
         self.updates = tf.Variable(0, dtype=tf.int64, trainable=False)
-        self._fused_train = tf.function(self._train_rounds, jit_compile=True)
+        # XLA's CPU convolutions ran 3x slower than TensorFlow's own kernels: a CNN torso trains unfused
+        self._fused_train = tf.function(self._train_rounds, jit_compile=not self.encoder.image)
+        self._q_graph = tf.function(self.q, reduce_retracing=True) if self.encoder.image else None
         self.rng = np.random.default_rng(seed)
         self.epsilon = config.exploration_initial_eps
         self._refresh_policy()
@@ -64,16 +81,16 @@ class DQNAgent(Agent):
     def check_memory(c, observation_space, action_space):
         """Before TensorFlow starts: the networks (online, target, Adam's two slots, the numpy copy acting
         uses) must fit in memory (the Trainer checks the replay buffer and its samples)."""
-        sizes = [int(np.prod(observation_space.shape)), *c.hidden_sizes, int(action_space.n)]
-        check_networks(mlp_parameters(sizes), 5, f"Q-networks of hidden_sizes {list(c.hidden_sizes)}",
+        torso, features = torso_parameters(ObservationEncoder(observation_space))
+        sizes = [features, *c.hidden_sizes, int(action_space.n)]
+        check_networks(torso + mlp_parameters(sizes), 5, f"Q-networks of hidden_sizes {list(c.hidden_sizes)}",
                        "; use smaller hidden_sizes")
 
     @classmethod
     def check_spaces(cls, observation_space, action_space):
         if not isinstance(action_space, spaces.Discrete):
             raise EnvSpaceError(f"DQN needs a discrete action space, got {action_space}")
-        if not isinstance(observation_space, spaces.Box):
-            raise EnvSpaceError(f"DQN needs a Box observation space, got {observation_space}")
+        torso_parameters(ObservationEncoder(observation_space))  # an unsupported space or a too small image
 
     def replay_schedule(self):
         c = self.config
@@ -82,11 +99,15 @@ class DQNAgent(Agent):
 
     # -- acting: numpy forward pass, no TensorFlow call per env step ------------------------------
     def _refresh_policy(self):
+        if self.encoder.image:  # a CNN acts through TensorFlow
+            return
         weights = [w.numpy() for w in self.q.weights]
         self._layers = list(zip(weights[0::2], weights[1::2]))
 
     def q_values(self, obs):
-        x = obs.reshape(len(obs), -1).astype(np.float32)
+        x = self.encoder(obs)
+        if self.encoder.image:
+            return self._q_graph(x).numpy()
         for kernel, bias in self._layers[:-1]:
             x = np.maximum(x @ kernel + bias, 0.0)
         kernel, bias = self._layers[-1]
@@ -118,10 +139,11 @@ class DQNAgent(Agent):
             progress = min(1.0, getattr(self, "_env_steps", 0) / self.total_steps)
             learning_rate = c.learning_rate + progress * (c.learning_rate_end - c.learning_rate)
             self.optimizer.learning_rate.assign(learning_rate)
-        k = len(batch.rewards)
-        loss, q_mean = self._fused_train(
-            batch.obs.reshape(k, c.batch_size, -1).astype(np.float32), batch.actions.astype(np.int32),
-            batch.rewards, batch.next_obs.reshape(k, c.batch_size, -1).astype(np.float32), batch.terminated)
+        k, shape = len(batch.rewards), (len(batch.rewards), c.batch_size, *self.encoder.shape)
+        obs = self.encoder(batch.obs.reshape(k * c.batch_size, *batch.obs.shape[2:])).reshape(shape)
+        next_obs = self.encoder(batch.next_obs.reshape(k * c.batch_size, *batch.obs.shape[2:])).reshape(shape)
+        loss, q_mean = self._fused_train(obs, batch.actions.astype(np.int32), batch.rewards, next_obs,
+                                         batch.terminated)
         self._refresh_policy()
         return {"loss": float(loss), "q_mean": float(q_mean), "epsilon": self.epsilon,
                 "learning_rate": learning_rate}

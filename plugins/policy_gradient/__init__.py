@@ -46,16 +46,43 @@ class PolicyConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class A2CConfig(PolicyConfig):
+    hidden_sizes: tuple[int, ...] = option((64, 64), "Hidden tanh layers of the actor and of the critic (separate "
+                                                     "networks); with update=book it may be empty ([]: the heads "
+                                                     "sit right on the inputs, as the book's).", low=1)
     n_envs: int = option(8, "Environments stepped side by side.", low=1, high=MAX_ENVS)
     n_steps: int = option(5, "Steps of every environment per update (the rollout is n_envs x n_steps).", low=1)
     gae_lambda: float = option(1.0, "GAE lambda in [0, 1]; 1.0 gives plain n-step returns.", low=0, high=1)
     normalize_reward: bool = option(False, "Divide rewards by the running std of the discounted return (SB3's "
                                            "VecNormalize); evaluations report the raw returns.")
+    update: Literal["rollout", "book"] = option(
+        "rollout", "rollout: n-step rollouts of n_envs envs, one batched update each (GAE, one optimizer). book: "
+                   "the book's A2C (policygradient-car-10.1.1.py; the book preset): one env, after each whole "
+                   "episode one batch-1 update per step from the last back to the first, returns bootstrapped "
+                   "from V(s_T) at a time limit, the actor (Keras 2 RMSprop) on -delta log N(a') of a freshly "
+                   "resampled, clipped action a' (not the one taken), then the critic (its own Adam) on "
+                   "vf_coef (R - V)^2; zero-initialised linear heads after hidden_sizes (may be empty), a "
+                   "softplus state-dependent std. Unused there: n_envs, n_steps, gae_lambda, optimizer.")
+
+    def __post_init__(self):
+        if self.update != "book":
+            super().__post_init__()
+            return
+        refused = {"sde": self.sde, "normalize_reward": self.normalize_reward,
+                   "normalize_advantage": self.normalize_advantage,
+                   "learning_rate_end": self.learning_rate_end is not None, "log_std_init": self.log_std_init != 0}
+        refused = [name for name, on in refused.items() if on]
+        if refused:
+            raise ConfigError(f"update=book does not take {', '.join(refused)} (the book's A2C has none of them; "
+                              f"its std is a softplus head, ln 2 at first)")
+        # hidden_sizes may be empty here (the book's heads sit on the encoder's code); sde_sample_freq is unused
 
 
 @dataclass(frozen=True, kw_only=True)
 class ReinforceConfig(PolicyConfig):
     baseline: bool = option(False, "Subtract a learned state value from the return (REINFORCE with baseline).")
+    discount_weighting: bool = option(True, "Weight step t's term by gamma^t (the book; Sutton & Barto's episodic "
+                                            "REINFORCE); false: every step alike, as most implementations do (on long "
+                                            "episodes gamma^t leaves the late steps almost unlearned).")
     learning_rate: float = option(1e-3, "Learning rate.")
     optimizer: Literal["rmsprop", "adam"] = option("adam", "rmsprop (rho 0.99, eps 1e-5) or adam.")
     max_grad_norm: float | None = option(None, "Clip the gradient to this global norm (none: no clipping).")
@@ -117,7 +144,16 @@ PRESETS = {
                 "checkpoint_interval": 100_000},
         "hyperparameters": {"n_envs": 16, "normalize_obs": True, "normalize_reward": True},
     },
-    "book": book_preset("A2C"),
+    "book": {
+        **book_preset("A2C"),
+        "description": "The book's A2C on MountainCarContinuous-v0 (update=book): 1,000 training episodes of one "
+                       "env, each then learnt from backwards in batch-1 steps (returns with gamma 0.95), "
+                       "zero-initialised linear heads on the frozen autoencoder state encoder's 32-d code, actor "
+                       "RMSprop and critic Adam at 1e-3, no gradient clipping, no entropy bonus.",
+        "hyperparameters": {"state_encoder": "autoencoder", "update": "book", "n_envs": 1, "hidden_sizes": (),
+                            "learning_rate": 1e-3, "gamma": 0.95, "vf_coef": 1.0, "ent_coef": 0.0,
+                            "max_grad_norm": None},
+    },
 }
 
 
@@ -133,18 +169,39 @@ REINFORCE_PRESETS = {
 
 @dataclass(frozen=True, kw_only=True)
 class ActorCriticConfig(PolicyConfig):
+    """Why the entropy bonus and the decaying learning rate by default: learning online, Adam sees long runs
+    of near-zero TD errors once the policy is good, so its second moment shrinks; the first failure's large
+    TD error (target 1 against a value near 1 / (1 - gamma)) then moves every weight by up to 30 learning
+    rates at once (1 / sqrt(1 - beta_2)), the softmax saturates (entropy 5e-10 on CartPole) and its gradient
+    vanishes: the policy never recovers. The bonus keeps the softmax off saturation; the decay shrinks
+    those steps as the run ends."""
+
     learning_rate: float = option(1e-3, "Learning rate.")
+    learning_rate_end: float | None = option(0.0, "Decay the learning rate linearly to this by the last step "
+                                                  "(none: constant).", low=0)
+    ent_coef: float = option(0.01, "Weight of the entropy bonus (it is differentiated, so it really pushes).", low=0)
     optimizer: Literal["rmsprop", "adam"] = option("adam", "rmsprop (rho 0.99, eps 1e-5) or adam.")
     max_grad_norm: float | None = option(None, "Clip the gradient to this global norm (none: no clipping).")
 
 
+ACTOR_CRITIC_BOOK = book_preset("Actor-Critic")
+ACTOR_CRITIC_BOOK["hyperparameters"] = {**ACTOR_CRITIC_BOOK["hyperparameters"], "ent_coef": 0.0,
+                                        "learning_rate_end": None}  # the book: no bonus, a constant rate
+
 ACTOR_CRITIC_PRESETS = {
     "CartPole-v1": {
-        "description": "CartPole-v1: 100,000 online updates.",
-        "run": {"steps": 100_000, "eval_interval": 10_000, "eval_episodes": 10, "log_interval": 5_000},
+        "description": "CartPole-v1: 100,000 online updates (the defaults' entropy bonus and decaying learning rate "
+                       "keep it from collapsing), keeping the best evaluated weights.",
+        "run": {"steps": 100_000, "eval_interval": 10_000, "eval_episodes": 10, "log_interval": 5_000,
+                "keep_best": True},
     },
-    "MountainCarContinuous-v0": MOUNTAIN_CAR_NORMALIZED,
-    "book": book_preset("Actor-Critic"),
+    "MountainCarContinuous-v0": {
+        "description": "The book's budget of 1,000 episodes, with normalised observations, keeping the best "
+                       "evaluated weights (a policy that found the flag can lose it to the action cost).",
+        "run": {**MOUNTAIN_CAR_RUN, "keep_best": True},
+        "hyperparameters": {"normalize_obs": True},
+    },
+    "book": ACTOR_CRITIC_BOOK,
 }
 
 

@@ -5,7 +5,8 @@ n-step rollouts of several environments stepped side by side.
     loss = -mean(A_t log pi(a_t|s_t)) - ent_coef * mean(entropy) + vf_coef * mean((R_t - V(s_t))^2)
 
 The values for the advantages come from a numpy copy of the critic; each update is one
-XLA-compiled call.
+XLA-compiled call. With ``update=book`` (the ``book`` preset) ``A2CAgent(...)`` makes the book's own
+A2C instead: whole episodes, batch-1 updates from the last step back (``book_a2c.BookA2CAgent``).
 """
 
 import numpy as np
@@ -30,6 +31,13 @@ def gae(rewards, values, next_values, terminated, truncated, gamma, lam):
 class A2CAgent(PolicyGradientAgent):
     data = "rollouts"
     name = "A2C"
+
+    def __new__(cls, config, *args, **kwargs):
+        if cls is A2CAgent and getattr(config, "update", "rollout") == "book":
+            from .book_a2c import BookA2CAgent  # a subclass: Python then runs its __init__
+
+            cls = BookA2CAgent
+        return super().__new__(cls)
 
     def __init__(self, config, observation_space, action_space, *, seed, total_steps):
         super().__init__(config, observation_space, action_space, seed=seed, total_steps=total_steps)

@@ -9,8 +9,13 @@ state-independent deviation, or, with ``sde``, generated as phi(s) W: the actor'
 features times a random matrix W ~ N(0, exp(log_std)^2) held for several steps, so exploration is
 smooth in time and the per-state deviation is sqrt(phi(s)^2 . exp(log_std)^2).
 
-Observations pass through optional preprocessing before both networks: the book's frozen
-autoencoder state encoder, then a running mean/std normalisation.
+Discrete actions use a categorical policy; MultiDiscrete ones one categorical per dimension and
+MultiBinary ones one of two values per bit (their log-probabilities summed).
+
+Observations of every standard space are encoded as SB3 does (``advdl.api.ObservationEncoder``:
+one-hot, flattened, or an image through a CNN torso in each network), then pass through optional
+preprocessing before both networks: the book's frozen autoencoder state encoder, then a running
+mean/std normalisation. Acting is a numpy forward pass except with a CNN torso (one compiled call).
 """
 
 import math
@@ -18,7 +23,17 @@ import math
 import numpy as np
 from gymnasium import spaces
 
-from advdl.api import Agent, CheckpointError, EnvSpaceError, check_networks, import_tensorflow, mlp_parameters
+from advdl.api import (
+    Agent,
+    CheckpointError,
+    EnvSpaceError,
+    ObservationEncoder,
+    check_networks,
+    import_tensorflow,
+    mlp_parameters,
+    torso_layers,
+    torso_parameters,
+)
 
 ENCODER_SIZES = (256, 128, 32)  # the book's state encoder
 ENCODER_SAMPLES, ENCODER_EPOCHS = 20_000, 10
@@ -32,6 +47,18 @@ def mlp_forward(layers, x, activation=np.tanh):
         x = activation(x @ kernel + bias)
     kernel, bias = layers[-1]
     return x, x @ kernel + bias
+
+
+def categories(action_space):
+    """(the number of choices of each categorical dimension, the value of each's first), or None for a Box."""
+    if isinstance(action_space, spaces.Discrete):
+        return np.array([action_space.n]), np.array([action_space.start])
+    if isinstance(action_space, spaces.MultiDiscrete):
+        return action_space.nvec.reshape(-1), action_space.start.reshape(-1)
+    if isinstance(action_space, spaces.MultiBinary):
+        n = int(np.prod(action_space.shape))
+        return np.full(n, 2), np.zeros(n, np.int64)
+    return None
 
 
 def dense_pairs(model):
@@ -62,6 +89,7 @@ class PolicyGradientAgent(Agent):
     metric_names = METRICS
     model_file = "model.keras"
     name = "policy gradient"
+    flat_observations = True
 
     def __init__(self, config, observation_space, action_space, *, seed, total_steps):
         super().__init__(config, observation_space, action_space, seed=seed, total_steps=total_steps)
@@ -70,14 +98,20 @@ class PolicyGradientAgent(Agent):
         self.continuous = isinstance(action_space, spaces.Box)
         self.sde = config.sde and self.continuous
         self.rng = np.random.default_rng(seed)
-        obs_dim = int(np.prod(observation_space.shape))
+        self.obs_encoder = ObservationEncoder(observation_space)
+        self.image = self.obs_encoder.image
+        if self.image and (config.normalize_obs or config.state_encoder != "none"):
+            raise EnvSpaceError(f"{self.name} on image observations: normalize_obs and state_encoder are for vector "
+                                f"observations (images are scaled to [0, 1] for the CNN torso)")
         self.encoder = self._train_encoder(keras, observation_space) if config.state_encoder == "autoencoder" else None
         self._encoder = dense_pairs(self.encoder) if self.encoder is not None else None  # frozen: copied once
-        input_dim = ENCODER_SIZES[-1] if self.encoder is not None else obs_dim
+        input_dim = ENCODER_SIZES[-1] if self.encoder is not None else self.obs_encoder.size
+        self.input_shape = self.obs_encoder.shape if self.image else (input_dim,)
         self.obs_rms = RunningMeanStd(input_dim) if config.normalize_obs else None
-        n_out = int(np.prod(action_space.shape)) if self.continuous else int(action_space.n)
-        self.actor = self._mlp(keras, input_dim, n_out, 0.01, "actor")
-        self.critic = self._mlp(keras, input_dim, 1, 1.0, "critic")
+        self.categories = categories(action_space)
+        n_out = int(np.prod(action_space.shape)) if self.continuous else int(self.categories[0].sum())
+        self.actor = self._mlp(keras, n_out, 0.01, "actor")
+        self.critic = self._mlp(keras, 1, 1.0, "critic")
         std_shape = (config.hidden_sizes[-1], n_out) if self.sde else (n_out,)
         self.log_std = tf.Variable(np.full(std_shape, config.log_std_init, np.float32), name="log_std")
         self.variables = [*self.actor.trainable_variables, *self.critic.trainable_variables]
@@ -88,10 +122,15 @@ class PolicyGradientAgent(Agent):
         else:
             self.optimizer = keras.optimizers.Adam(config.learning_rate)
         self.optimizer.build(self.variables)
-        self._acting_weights = [*self.actor.weights, *self.critic.weights, self.log_std]
+        # acting copies every weight to numpy, but for a CNN torso, which acts through TensorFlow
+        self._acting_weights = [self.log_std] if self.image else [*self.actor.weights, *self.critic.weights,
+                                                                   self.log_std]
+        if self.image:
+            self._actor_graph = tf.function(self._actor_features, reduce_retracing=True)
+            self._critic_graph = tf.function(self.critic, reduce_retracing=True)
         self._weight_shapes = [tuple(w.shape) for w in self._acting_weights]
         self._weight_splits = np.cumsum([int(np.prod(shape)) for shape in self._weight_shapes])[:-1]
-        self._update = tf.function(self._update_graph, jit_compile=True)
+        self._update = tf.function(self._update_graph, jit_compile=not self.image)  # XLA: slow CPU convolutions
         self._compiled = {}  # rows -> concrete function: calling it skips tf.function's dispatch
         self.sde_noise, self.sde_steps = None, 0
         self.env_steps = 0
@@ -101,21 +140,28 @@ class PolicyGradientAgent(Agent):
     def check_memory(c, observation_space, action_space):
         """Before TensorFlow starts: the actor and the critic (their weights, two optimizer slots and the
         numpy copies acting uses) must fit in memory."""
-        inputs = ENCODER_SIZES[-1] if c.state_encoder == "autoencoder" else int(np.prod(observation_space.shape))
-        outputs = int(np.prod(action_space.shape)) if isinstance(action_space, spaces.Box) else int(action_space.n)
-        weights = mlp_parameters([inputs, *c.hidden_sizes, outputs]) + mlp_parameters([inputs, *c.hidden_sizes, 1])
+        torso, inputs = torso_parameters(ObservationEncoder(observation_space))
+        if c.state_encoder == "autoencoder":
+            inputs = ENCODER_SIZES[-1]
+        choices = categories(action_space)
+        outputs = int(np.prod(action_space.shape)) if choices is None else int(choices[0].sum())
+        weights = (2 * torso + mlp_parameters([inputs, *c.hidden_sizes, outputs])
+                   + mlp_parameters([inputs, *c.hidden_sizes, 1]))
         check_networks(weights, 4, f"an actor and a critic of hidden_sizes {list(c.hidden_sizes)}",
                        "; use smaller hidden_sizes")
 
-    def _mlp(self, keras, input_dim, n_out, out_gain, name):
+    def _mlp(self, keras, n_out, out_gain, name):
         hidden = keras.initializers.Orthogonal(math.sqrt(2))
-        layers = [keras.Input((input_dim,))]
+        layers = [keras.Input(self.input_shape), *torso_layers(keras, self.obs_encoder)]
         layers += [keras.layers.Dense(u, activation="tanh", kernel_initializer=hidden) for u in self.config.hidden_sizes]
         layers += [keras.layers.Dense(n_out, kernel_initializer=keras.initializers.Orthogonal(out_gain))]
         return keras.Sequential(layers, name=name)
 
     def _train_encoder(self, keras, observation_space):
         """The book's state encoder: an autoencoder fitted to uniformly drawn states, then frozen."""
+        if not isinstance(observation_space, spaces.Box):
+            raise EnvSpaceError(f"state_encoder=autoencoder draws states from a Box observation space's bounds, "
+                                f"got {observation_space}; use state_encoder=none")
         low, high = observation_space.low.reshape(-1), observation_space.high.reshape(-1)
         if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
             raise EnvSpaceError(f"state_encoder=autoencoder draws states from the observation space's bounds, "
@@ -141,11 +187,11 @@ class PolicyGradientAgent(Agent):
 
     @classmethod
     def check_spaces(cls, observation_space, action_space):
-        if not isinstance(observation_space, spaces.Box):
-            raise EnvSpaceError(f"{cls.name} needs a Box observation space, got {observation_space}")
-        if not isinstance(action_space, (spaces.Discrete, spaces.Box)) or (
+        torso_parameters(ObservationEncoder(observation_space))  # an unsupported space or a too small image
+        if not isinstance(action_space, (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary, spaces.Box)) or (
                 isinstance(action_space, spaces.Box) and len(action_space.shape) != 1):
-            raise EnvSpaceError(f"{cls.name} needs a Discrete or a 1-d Box action space, got {action_space}")
+            raise EnvSpaceError(f"{cls.name} needs a Discrete, MultiDiscrete, MultiBinary or 1-d Box action space, "
+                                f"got {action_space}")
 
     # -- acting (numpy) --------------------------------------------------------------------------
     def _refresh(self, flat=None):
@@ -154,14 +200,16 @@ class PolicyGradientAgent(Agent):
             arrays = [w.numpy() for w in self._acting_weights]
         else:
             arrays = [a.reshape(shape) for a, shape in zip(np.split(flat, self._weight_splits), self._weight_shapes)]
+        self._std = np.exp(arrays[-1])
+        if self.image:
+            return
         n_actor = len(self.actor.weights)
         self._actor = list(zip(arrays[0:n_actor:2], arrays[1:n_actor:2]))
         self._critic = list(zip(arrays[n_actor:-1:2], arrays[n_actor + 1:-1:2]))
-        self._std = np.exp(arrays[-1])
 
     def inputs(self, obs, update_stats=False):
-        """What the networks see: flat float32 observations, encoded and normalised as configured."""
-        x = obs.reshape(len(obs), -1).astype(np.float32)
+        """What the networks see: encoded observations, through the state encoder and normalised as configured."""
+        x = self.obs_encoder(obs)
         if self.encoder is not None:
             center, half_range = self._encoder_scale
             x = mlp_forward(self._encoder, (x - center) / half_range, activation=lambda v: np.maximum(v, 0))[1]
@@ -171,22 +219,41 @@ class PolicyGradientAgent(Agent):
             x = self.obs_rms.normalize(x)
         return x.astype(np.float32)
 
+    def _actor_features(self, inputs):
+        features = inputs
+        for layer in self.actor.layers[:-1]:
+            features = layer(features)
+        return features, self.actor.layers[-1](features)
+
     def values(self, obs):
+        if self.image:
+            return self._critic_graph(self.inputs(obs)).numpy()[:, 0]
         return mlp_forward(self._critic, self.inputs(obs))[1][:, 0]
 
     def act(self, obs, explore):
-        features, out = mlp_forward(self._actor, self.inputs(obs, update_stats=explore))
+        inputs = self.inputs(obs, update_stats=explore)
+        if self.image:
+            features, out = (t.numpy() for t in self._actor_graph(inputs))
+        else:
+            features, out = mlp_forward(self._actor, inputs)
         if self.continuous:
             if not explore:
                 return out
             if self.sde:
                 return out + np.einsum("bh,bha->ba", features, self._sde_matrices(len(out)))
             return out + self._std * self.rng.standard_normal(out.shape).astype(np.float32)
+        sizes, starts = self.categories
+        choices = [self._choose(logits, explore) for logits in np.split(out, np.cumsum(sizes)[:-1], axis=1)]
+        if isinstance(self.action_space, spaces.Discrete):
+            return choices[0] + starts[0]
+        return (np.stack(choices, axis=1) + starts).astype(self.action_space.dtype)
+
+    def _choose(self, logits, explore):
         if not explore:
-            return out.argmax(axis=1)
-        probs = np.exp(out - out.max(axis=1, keepdims=True))
+            return logits.argmax(axis=1)
+        probs = np.exp(logits - logits.max(axis=1, keepdims=True))
         cumulative = np.cumsum(probs / probs.sum(axis=1, keepdims=True), axis=1)
-        return (cumulative < self.rng.random((len(out), 1))).sum(axis=1).clip(max=out.shape[1] - 1)
+        return (cumulative < self.rng.random((len(logits), 1))).sum(axis=1).clip(max=logits.shape[1] - 1)
 
     def _sde_matrices(self, n_envs):
         """One noise matrix per environment, redrawn every sde_sample_freq steps (or after an update)."""
@@ -215,7 +282,10 @@ class PolicyGradientAgent(Agent):
         size = 1 << (n - 1).bit_length() if pad else n
         mask = np.zeros(size, np.float32)
         mask[:n] = 1.0
-        actions = actions.reshape(n, -1).astype(np.float32) if self.continuous else actions.reshape(n).astype(np.int32)
+        if self.continuous:
+            actions = actions.reshape(n, -1).astype(np.float32)
+        else:  # indices from 0 in each dimension
+            actions = (actions.reshape(n, -1).astype(np.int64) - self.categories[1]).astype(np.int32)
         rows = [self.inputs(obs), actions, np.asarray(advantages, np.float32).reshape(-1),
                 np.asarray(returns, np.float32).reshape(-1)]
         if size > n:
@@ -240,13 +310,15 @@ class PolicyGradientAgent(Agent):
         import tensorflow as tf
 
         if not self.continuous:
-            log_probs = tf.nn.log_softmax(self.actor(inputs))
-            log_prob = tf.gather(log_probs, actions, axis=1, batch_dims=1)
-            return log_prob, -tf.reduce_sum(tf.exp(log_probs) * log_probs, axis=1)
-        features = inputs
-        for layer in self.actor.layers[:-1]:
-            features = layer(features)
-        mean = self.actor.layers[-1](features)
+            log_prob, entropy = 0.0, 0.0
+            sizes = [int(n) for n in self.categories[0]]
+            actions = tf.reshape(actions, [-1, len(sizes)])
+            for j, logits in enumerate(tf.split(self.actor(inputs), sizes, axis=1)):
+                log_probs = tf.nn.log_softmax(logits)
+                log_prob += tf.gather(log_probs, actions[:, j], axis=1, batch_dims=1)
+                entropy -= tf.reduce_sum(tf.exp(log_probs) * log_probs, axis=1)
+            return log_prob, entropy
+        features, mean = self._actor_features(inputs)
         if self.sde:  # the features only shape the noise: no gradient through them (SB3's default)
             variance = tf.square(tf.stop_gradient(features)) @ tf.exp(2.0 * self.log_std)
             log_std = 0.5 * tf.math.log(variance + SDE_EPSILON)
@@ -305,8 +377,10 @@ class PolicyGradientAgent(Agent):
         included; the Gaussian's log std goes to ``<path>.log_std.npy``."""
         import keras
 
-        inputs = keras.Input(self.observation_space.shape)
-        x = keras.layers.Flatten()(inputs)
+        plain = isinstance(self.observation_space, spaces.Box) and not self.image
+        # a vector Box: the raw observation; any other space: the encoded one (advdl.api.ObservationEncoder)
+        inputs = keras.Input(self.observation_space.shape if plain else self.input_shape)
+        x = keras.layers.Flatten()(inputs) if plain else inputs
         if self.encoder is not None:
             x = self.encoder(x)
         if self.obs_rms is not None:

@@ -4,7 +4,7 @@ complete episode, one gradient step on
     loss = -mean(A_t log pi(a_t|s_t)) - ent_coef * mean(entropy) [+ vf_coef * mean((G_t - V(s_t))^2)]
 
 where G_t is the discounted return from step t to the episode's end and A_t = G_t, or G_t - V(s_t)
-with the baseline. Like the book, each step's term is weighted by gamma^t.
+with the baseline. Like the book, each step's term is weighted by gamma^t (``discount_weighting``).
 """
 
 import numpy as np
@@ -31,5 +31,6 @@ class ReinforceAgent(PolicyGradientAgent):
         advantages = returns - self.values(episode.obs) if c.baseline else returns.copy()
         if c.normalize_advantage:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-        advantages = advantages * c.gamma ** np.arange(len(returns))
+        if c.discount_weighting:
+            advantages = advantages * c.gamma ** np.arange(len(returns))
         return self.update(episode.obs, episode.actions, advantages, returns, pad=True)
