@@ -74,7 +74,7 @@ def test_bounds_in_words():
 
 @pytest.mark.parametrize("args, message", [
     (("--gamma", "1.5"), "qlearning hyperparameters: gamma must be in (0, 1], got 1.5"),
-    (("--set", "exploration_decay=-0.1"), "exploration_decay must be in [0, 1], got -0.1"),
+    (("--set", "exploration_decay=-0.1"), "exploration_decay must be in [0, 1] or none, got -0.1"),
     (("--eval-episodes", "0"), "run settings: eval_episodes must be at least 1, got 0"),
 ])
 def test_a_bad_value_on_the_command_line_names_its_bounds_in_one_line(cli, args, message):

@@ -44,7 +44,7 @@ def test_multi_seed_run_aggregates_and_continues(cli, tmp_path):
     assert [json.loads((out / f"seed-{s}" / "summary.json").read_text())["seed"] for s in range(3)] == [0, 1, 2]
     again = cli(*args)  # the same command again: nothing retrained
     assert again.code == 0 and again.err.count("already finished") == 3
-    assert_user_error(cli(*args[:-4], "--set", "learning_rate=0.5", "--out", out), "other settings")
+    assert_user_error(cli(*args[:-4], "--set", "learning_rate=0.9", "--out", out), "other settings")
     assert_user_error(cli("run", "qlearning", "--env", "FrozenLake-v1", "--seeds", "0-1", "--seed", 3), "--seeds")
 
 

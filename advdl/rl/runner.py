@@ -131,7 +131,10 @@ class EnvRunner(Runner):
         if steps is not None:
             if state is not None and steps <= state["env_steps"]:
                 raise CheckpointError(f"--steps must exceed the {state['env_steps']} steps already trained in {run_dir}")
-            run_config = build(RunConfig, {**to_dict(run_config), "steps": steps}, "--steps")
+            # training further by steps lifts an episode limit the run has reached (else nothing would train)
+            reached = state is not None and 0 < run_config.episodes <= state["episodes"]
+            run_config = build(RunConfig, {**to_dict(run_config), "steps": steps,
+                                           "episodes": 0 if reached else run_config.episodes}, "--steps")
         # a run stopped during its final evaluation (no summary yet) resumes straight into it
         done = state is not None and (state["env_steps"] >= run_config.steps
                                       or 0 < run_config.episodes <= state["episodes"])

@@ -2,7 +2,9 @@
 
     Q[s, a] <- Q[s, a] + alpha * (r + gamma * max_a' Q[s', a'] * (1 - terminated) - Q[s, a])
 
-With alpha = 1 this is the book's deterministic update Q[s, a] = r + gamma * max Q[s'].
+With alpha = 1 this is the book's deterministic update Q[s, a] = r + gamma * max Q[s']. Epsilon and alpha
+fall linearly over the run's budget (its steps, or its episodes when that limit comes first);
+``exploration_decay`` brings back the book's per-episode decay of epsilon.
 """
 
 import numpy as np
@@ -23,6 +25,7 @@ class QLearningAgent(Agent):
         self.q = np.zeros((observation_space.n, action_space.n), dtype=np.float64)
         self.rng = np.random.default_rng(seed)
         self.epsilon = config.exploration_initial_eps
+        self.learning_rate = config.learning_rate
 
     @classmethod
     def check_spaces(cls, observation_space, action_space):
@@ -32,26 +35,39 @@ class QLearningAgent(Agent):
             raise EnvSpaceError(f"Q-learning needs a discrete action space, got {action_space}")
 
     def act(self, obs, explore):
-        greedy = self.q[obs].argmax(axis=1)
+        q = self.q[obs]
         if not explore:
-            return greedy
-        explore_mask = self.rng.random(len(greedy)) < self.epsilon
-        random_actions = self.rng.integers(0, self.action_space.n, size=len(greedy))
-        return np.where(explore_mask, random_actions, greedy)
+            return q.argmax(axis=1)
+        # the action of the largest of uniform draws among the eligible ones: any action with probability
+        # epsilon, else the greedy ones, ties broken at random (argmax's first index would walk Left wherever
+        # nothing is learned yet, and FrozenLake 8x8's goal would never be found); one draw keeps it fast
+        u = self.rng.random((len(q), q.shape[1] + 1))
+        eligible = (q == q.max(axis=1, keepdims=True)) | (u[:, :1] < self.epsilon)
+        return (u[:, 1:] * eligible).argmax(axis=1)
 
     def train_step(self, t):
         cfg = self.config
         target = t.reward + (0.0 if t.terminated else cfg.gamma * self.q[t.next_obs].max())
         td_error = target - self.q[t.obs, t.action]
-        self.q[t.obs, t.action] += cfg.learning_rate * td_error
+        self.q[t.obs, t.action] += self.learning_rate * td_error
         return {"td_error": abs(td_error), "epsilon": self.epsilon}
 
     def on_step(self, env_steps, episodes):
         cfg = self.config
-        self.epsilon = max(cfg.exploration_final_eps, cfg.exploration_initial_eps * cfg.exploration_decay ** episodes)
+        done = env_steps / self.total_steps  # of the run's budget: steps, or episodes if that limit comes first
+        if self.total_episodes:
+            done = max(done, episodes / self.total_episodes)
+        if cfg.learning_rate_end is not None:
+            self.learning_rate = cfg.learning_rate + min(1.0, done) * (cfg.learning_rate_end - cfg.learning_rate)
+        start, final = cfg.exploration_initial_eps, cfg.exploration_final_eps
+        if cfg.exploration_decay is not None:  # the book's per-episode decay
+            self.epsilon = max(final, start * cfg.exploration_decay ** episodes)
+        else:
+            self.epsilon = start + min(1.0, done / cfg.exploration_fraction) * (final - start)
 
     def get_state(self):
-        return {"q": self.q.copy(), "rng": self.rng.bit_generator.state, "epsilon": self.epsilon}
+        return {"q": self.q.copy(), "rng": self.rng.bit_generator.state, "epsilon": self.epsilon,
+                "learning_rate": self.learning_rate}
 
     def set_state(self, state):
         if np.shape(state["q"]) != self.q.shape:  # another environment's checkpoint
@@ -60,6 +76,7 @@ class QLearningAgent(Agent):
         self.q = state["q"].copy()
         self.rng.bit_generator.state = state["rng"]
         self.epsilon = state["epsilon"]
+        self.learning_rate = state.get("learning_rate", self.config.learning_rate)  # older checkpoints: constant
 
     def save_model(self, path):
         np.savez(path, q_table=self.q)
