@@ -4,11 +4,11 @@ counterpart beside it where one exists (``advdl compare``, the same settings and
 
     python benchmarks/rl_table.py                          # every cell (hours on 2 cores)
     python benchmarks/rl_table.py --algorithms qlearning   # a piece: results merge into the JSON
-    python benchmarks/rl_table.py --envs Taxi-v4,FrozenLake-8x8 --seeds 0 --sb3
+    python benchmarks/rl_table.py --envs Taxi-v4,FrozenLake8x8-v1 --seeds 0 --sb3
     python benchmarks/rl_table.py --markdown               # the README table from the results so far
 
-A cell the spaces rule out says why (the agent's own check_spaces sentence); a cell not yet run
-says so. Results: benchmarks/results/rl_table.json, one entry per (algorithm, env, seed, side).
+A cell the spaces rule out says so (the JSON keeps the agent's own check_spaces sentence), as does
+a cell not yet run. Results: benchmarks/results/rl_table.json, one entry per (algorithm, env, seed).
 """
 
 import argparse
@@ -29,11 +29,17 @@ ENVS = {  # the table's name -> (env id, env kwargs)
     "Pendulum-v1": ("Pendulum-v1", {}),
     "MountainCarContinuous-v0": ("MountainCarContinuous-v0", {}),
     "FrozenLake-4x4": ("FrozenLake-v1", {}),
-    "FrozenLake-8x8": ("FrozenLake-v1", {"map_name": "8x8"}),
+    "FrozenLake8x8-v1": ("FrozenLake8x8-v1", {}),  # 200 steps an episode (FrozenLake-v1's 8x8 map: 100)
     "Taxi-v4": ("Taxi-v4", {}),
     "CliffWalking-v1": ("CliffWalking-v1", {}),
 }
 THRESHOLDS = {"CliffWalking-v1": -13.0}  # Gymnasium names none: the optimal path's return
+
+
+def threshold_of(env):
+    import gymnasium as gym
+
+    return THRESHOLDS.get(env, gym.spec(ENVS[env][0]).reward_threshold)
 
 
 def refusal(algorithm, env_id, kwargs):
@@ -60,7 +66,7 @@ def env_flags(env_id, kwargs):
 
 
 def run_advdl(algorithm, env_id, kwargs, seed, workdir):
-    out = Path(workdir) / f"{algorithm}-{env_id}-{seed}"
+    out = Path(workdir) / f"{algorithm}-{env_id.replace('/', '_')}-{seed}"
     cmd = [sys.executable, "-m", "advdl", "run", algorithm, *env_flags(env_id, kwargs), "--seed", str(seed),
            "--out", str(out), "--no-progress"]
     done = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
@@ -78,7 +84,7 @@ def run_sb3(algorithm, env_id, kwargs, seed, workdir):
 
     if get_registry().algorithm(algorithm).baseline is None:
         return None
-    out = Path(workdir) / f"compare-{algorithm}-{env_id}-{seed}"
+    out = Path(workdir) / f"compare-{algorithm}-{env_id.replace('/', '_')}-{seed}"
     cmd = [sys.executable, "-m", "advdl", "compare", algorithm, *env_flags(env_id, kwargs), "--seeds", str(seed),
            "--out", str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
@@ -104,8 +110,7 @@ def markdown(cells):
              "|---|" + "---|" * len(ALGORITHMS)]
     for env in ENVS:
         mine = [c for c in cells if c["env"] == env]
-        threshold = next((c.get("reward_threshold") for c in mine if c.get("reward_threshold") is not None),
-                         THRESHOLDS.get(env))
+        threshold = threshold_of(env)
         row = [f"{env} ({threshold:g})" if threshold is not None else env]
         for algorithm in ALGORITHMS:
             here = [c for c in mine if c["algorithm"] == algorithm]
@@ -126,10 +131,10 @@ def cell_text(here, threshold):
         return f"failed: {failed[0]['error'][:60]}" if failed else "not yet run"
     mean = sum(c["final_mean"] for c in runs) / len(runs)
     solved = sum(threshold is not None and c["final_mean"] >= threshold for c in runs)
-    text = f"{mean:.1f} ({solved}/{len(runs)})"
+    text = f"{mean:.2f} ({solved}/{len(runs)})" if abs(mean) < 10 else f"{mean:.1f} ({solved}/{len(runs)})"
     sb3 = [c["sb3"]["final_mean"] for c in runs if isinstance(c.get("sb3"), dict) and "final_mean" in c["sb3"]]
     if sb3:
-        text += f"; SB3 {sum(sb3) / len(sb3):.1f}"
+        text += f"; SB3 {sum(sb3) / len(sb3):.2f}"
     return text
 
 

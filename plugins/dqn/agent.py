@@ -72,7 +72,8 @@ class DQNAgent(Agent):
         self.updates = tf.Variable(0, dtype=tf.int64, trainable=False)
         # XLA's CPU convolutions ran 3x slower than TensorFlow's own kernels: a CNN torso trains unfused
         self._fused_train = tf.function(self._train_rounds, jit_compile=not self.encoder.image)
-        self._q_graph = tf.function(self.q, reduce_retracing=True) if self.encoder.image else None
+        # acting through a CNN: XLA halves a small image's forward pass (and ties the Nature CNN's)
+        self._q_graph = tf.function(self.q, jit_compile=True, reduce_retracing=True) if self.encoder.image else None
         self.rng = np.random.default_rng(seed)
         self.epsilon = config.exploration_initial_eps
         self._refresh_policy()

@@ -162,6 +162,16 @@ REINFORCE_PRESETS = {
         "description": "CartPole-v1: 1,000 episodes at most (about 200,000 steps).",
         "run": {"steps": 200_000, "eval_interval": 20_000, "eval_episodes": 10, "log_interval": 10_000},
     },
+    "Acrobot-v1": {
+        "description": "Acrobot-v1 (-100 within 400,000 steps): every step's term weighted alike (gamma^t would leave "
+                       "a 500-step episode's second half unlearned), advantages normalised per episode, an entropy "
+                       "bonus, the learning rate decaying to 0; keeps the best evaluated weights (a greedy policy "
+                       "can stall where the stochastic one swings up).",
+        "run": {"steps": 400_000, "eval_interval": 20_000, "eval_episodes": 20, "log_interval": 10_000,
+                "keep_best": True},
+        "hyperparameters": {"learning_rate": 5e-4, "learning_rate_end": 0.0, "normalize_advantage": True,
+                            "discount_weighting": False, "ent_coef": 0.01},
+    },
     "MountainCarContinuous-v0": MOUNTAIN_CAR_NORMALIZED,
     "book": book_preset("REINFORCE"),
 }
