@@ -323,3 +323,9 @@ def test_actor_critic_finds_the_mountain_car_flag_on_two_of_three_seeds(tmp_path
     finals = [run_algorithm("actor-critic", "MountainCarContinuous-v0", tmp_path / f"seed-{seed}", seed=seed)
               ["eval"]["mean"] for seed in (0, 1, 2)]
     assert sum(final >= 90 for final in finals) >= 2, finals
+
+
+def test_info_says_which_presets_keep_the_best(cli):
+    out = cli("info", "actor-critic").out
+    assert "  CartPole-v1 [keeps the best evaluated weights]: " in out
+    assert "  book [env MountainCarContinuous-v0]: " in out  # the book's setting ends with its last weights

@@ -84,7 +84,8 @@ def info_command(algorithm, as_json):
     for name, p in presets.items():
         changed = ", ".join(f"{k}={_show(v)}" for k, v in {**p.get("run", {}), **p.get("hyperparameters", {})}.items())
         env = f" [env {p['env']}]" if p.get("env") else f" [data {p['data']}]" if p.get("data") else ""
-        click.echo(f"  {name}{env}: {p.get('description', '')}\n      {changed}")
+        best = " [keeps the best evaluated weights]" if p.get("run", {}).get("keep_best") else ""
+        click.echo(f"  {name}{env}{best}: {p.get('description', '')}\n      {changed}")
 
 
 
