@@ -131,7 +131,9 @@ def cell_text(here, threshold):
         return f"failed: {failed[0]['error'][:60]}" if failed else "not yet run"
     mean = sum(c["final_mean"] for c in runs) / len(runs)
     solved = sum(threshold is not None and c["final_mean"] >= threshold for c in runs)
-    text = f"{mean:.2f} ({solved}/{len(runs)})" if abs(mean) < 10 else f"{mean:.1f} ({solved}/{len(runs)})"
+    text = f"{mean:.2f}" if abs(mean) < 10 else f"{mean:.1f}"
+    if threshold is not None:
+        text += f" ({solved}/{len(runs)})"
     sb3 = [c["sb3"]["final_mean"] for c in runs if isinstance(c.get("sb3"), dict) and "final_mean" in c["sb3"]]
     if sb3:
         text += f"; SB3 {sum(sb3) / len(sb3):.2f}"

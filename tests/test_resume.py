@@ -148,6 +148,7 @@ def test_continuous_a2c_with_sde_and_normalisation_resumes_exactly(tmp_path):
                          normalize_reward=True)
 
 
+@pytest.mark.slow  # the default suite resumes the episodes collector mid-episode with the book's A2C
 def test_monte_carlo_reinforce_resumes_exactly_mid_episode(tmp_path):
     interrupt_and_resume("reinforce-baseline", tmp_path)
 
