@@ -17,46 +17,11 @@ import tempfile
 
 import gymnasium as gym
 import numpy as np
+from advdl_plugins.qlearning.exact import goal_probability, lake_tables, optimal_policy, policy_goal_probability
 
 from advdl.testing import run_algorithm
 
 HORIZON = 100  # FrozenLake-v1's step limit, on either map
-
-
-def lake_tables(env):
-    """R[s, a]: the probability that the step reaches the goal (the only reward, 1); T[s, a, s']: the steps
-    that do not end the episode."""
-    n_s, n_a = env.observation_space.n, env.action_space.n
-    R, T = np.zeros((n_s, n_a)), np.zeros((n_s, n_a, n_s))
-    for s, actions in env.unwrapped.P.items():
-        for a, outcomes in actions.items():
-            for p, s2, reward, terminated in outcomes:
-                R[s, a] += p * reward
-                if not terminated:
-                    T[s, a, s2] += p
-    return R, T
-
-
-def optimal_policy(R, T, gamma=0.99):
-    q = np.zeros_like(R)
-    while True:
-        new = R + gamma * T @ q.max(axis=1)
-        if np.abs(new - q).max() < 1e-12:
-            return new.argmax(axis=1)
-        q = new
-
-
-def goal_probability(r, t, horizon=HORIZON):
-    """From the start, within ``horizon`` steps, of the policy whose step is ``r[s]``, ``t[s, s']``."""
-    p = np.zeros(len(r))
-    for _ in range(horizon):
-        p = r + t @ p
-    return p[0]
-
-
-def of_policy(R, T, policy):
-    states = np.arange(len(policy))
-    return goal_probability(R[states, policy], T[states, policy])
 
 
 def main():
@@ -77,14 +42,16 @@ def main():
                 for seed in seeds:
                     summary = run_algorithm("qlearning", "FrozenLake-v1", f"{out}/s{seed}", seed=seed,
                                             env_kwargs=kwargs)
-                    exact.append(of_policy(R, T, np.load(f"{out}/s{seed}/model.npz")["q_table"].argmax(axis=1)))
+                    learned = np.load(f"{out}/s{seed}/model.npz")["q_table"].argmax(axis=1)
+                    exact.append(policy_goal_probability(R, T, learned, HORIZON))
                     sampled.append(summary["eval"]["mean"])
                     steps.append(summary["env_steps"])
                     walls.append(summary["wall_seconds"])
             name = f"{map_name}, {'slippery' if slippery else 'not slippery'}"
-            print(f"| {name} | {of_policy(R, T, optimal_policy(R, T)):.1%} | {', '.join(f'{p:.1%}' for p in exact)} "
+            optimum = policy_goal_probability(R, T, optimal_policy(R, T), HORIZON)
+            print(f"| {name} | {optimum:.1%} | {', '.join(f'{p:.1%}' for p in exact)} "
                   f"| {statistics.median(exact):.1%} | {statistics.median(sampled):.1%} "
-                  f"| {goal_probability(R.mean(axis=1), T.mean(axis=1)):.2%} | {statistics.median(steps):,} "
+                  f"| {goal_probability(R.mean(axis=1), T.mean(axis=1), HORIZON):.2%} | {statistics.median(steps):,} "
                   f"| {statistics.median(walls):.1f} |", flush=True)
 
 

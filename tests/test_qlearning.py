@@ -6,6 +6,8 @@ import csv
 import gymnasium as gym
 import numpy as np
 import pytest
+from advdl_plugins.qlearning.exact import lake_tables, optimal_policy
+from advdl_plugins.qlearning.exact import policy_goal_probability as goal_probability
 
 from advdl.testing import run_algorithm
 
@@ -89,39 +91,6 @@ def test_the_run_tells_the_agent_its_episode_budget(tmp_path):
 
 
 # -- FrozenLake against its optimum -------------------------------------------------------------------
-def lake_tables(env):
-    """FrozenLake's transition table as arrays: R[s, a], the probability that the step reaches the goal
-    (its only reward, 1), and T[s, a, s'] over the steps that do not end the episode."""
-    n_s, n_a = env.observation_space.n, env.action_space.n
-    R, T = np.zeros((n_s, n_a)), np.zeros((n_s, n_a, n_s))
-    for s, actions in env.unwrapped.P.items():
-        for a, outcomes in actions.items():
-            for p, s2, reward, terminated in outcomes:
-                R[s, a] += p * reward
-                if not terminated:
-                    T[s, a, s2] += p
-    return R, T
-
-
-def optimal_policy(R, T, gamma=0.99):
-    q = np.zeros_like(R)
-    while True:
-        new = R + gamma * T @ q.max(axis=1)
-        if np.abs(new - q).max() < 1e-12:
-            return new.argmax(axis=1)
-        q = new
-
-
-def goal_probability(R, T, policy, horizon):
-    """The exact probability that ``policy`` reaches the goal from the start within ``horizon`` steps."""
-    states = np.arange(len(policy))
-    r, t = R[states, policy], T[states, policy]
-    p = np.zeros(len(policy))
-    for _ in range(horizon):
-        p = r + t @ p
-    return p[0]  # the start: the top left corner of both maps
-
-
 @pytest.mark.parametrize("map_name, horizon, optimum", [("4x4", 100, 0.740), ("8x8", 100, 0.632),
                                                         ("8x8", 200, 0.863)])
 def test_value_iteration_finds_the_slippery_lakes_optimum(map_name, horizon, optimum):
