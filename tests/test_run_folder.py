@@ -37,14 +37,25 @@ def test_run_folder_holds_everything(tmp_path, capsys):
 
 
 def test_tensorboard_events_are_readable(tmp_path):
+    """Scalars as training goes, and for the HPARAMS tab the settings and the final metrics."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import metadata, plugin_data_pb2
 
     out = tmp_path / "run"
-    run_cli("run", "qlearning", "--env", "advdl/QWorld-v0", "--steps", 3000, "--out", out, "--no-progress")
+    run_cli("run", "qlearning", "--env", "advdl/QWorld-v0", "--steps", 3000, "--set", "gamma=0.8", "--out", out,
+            "--no-progress")
     events = EventAccumulator(str(out / "tensorboard"))
     events.Reload()
     assert "train/return_mean" in events.Tags()["scalars"]
     assert [e.step for e in events.Scalars("train/return_mean")][-1] == 3000
+    content = events.SummaryMetadata(metadata.SESSION_START_INFO_TAG).plugin_data.content
+    start = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info
+    hparams = {k: v.string_value or v.number_value or v.bool_value for k, v in start.hparams.items()}
+    assert hparams["algorithm"] == "qlearning" and hparams["env"] == "advdl/QWorld-v0"
+    assert hparams["gamma"] == 0.8 and hparams["steps"] == 3000 and hparams["seed"] == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert events.Scalars("hparams/eval_mean")[-1].value == summary["eval"]["mean"]
+    assert events.Scalars("hparams/eval_mean")[-1].step == 3000
 
 
 def test_config_yaml_re_runs_the_same_run(tmp_path):

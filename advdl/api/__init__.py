@@ -20,6 +20,7 @@ _LAZY = {  # name -> the module of advdl.api that defines it (each imports numpy
     **dict.fromkeys(("Dataset", "LUMINANCE", "grey", "resize_images"), "data"),
     **dict.fromkeys(("as_rgb", "confusion_matrix", "image_grid", "latent_scatter", "line_plot"), "plots"),
     **dict.fromkeys(("code_agreement", "score"), "scoring"),
+    **dict.fromkeys(("ExportPart", "argmax", "class_input", "float32_copy"), "export"),
     **dict.fromkeys(("ObservationEncoder", "flat_space", "is_image_space", "torso_layers", "torso_parameters"),
                     "observations"),
 }
@@ -33,7 +34,7 @@ __all__ = [
     # implementing
     "Agent", "Model", "DataInfo", "Transition", "ReplayBatch", "RolloutBatch", "EpisodeBatch", "ReplaySchedule",
     "RolloutSchedule", "Callback", "ObservationEncoder", "flat_space", "is_image_space", "torso_layers",
-    "torso_parameters",
+    "torso_parameters", "ExportPart", "argmax", "class_input", "float32_copy",
     # datasets
     "Dataset", "LUMINANCE", "grey", "resize_images",
     # TensorFlow and memory

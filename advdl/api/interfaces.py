@@ -163,6 +163,13 @@ class Agent(ABC, metaclass=StateRequired):
     def set_state(self, state):
         raise NotImplementedError
 
+    def export_parts(self, observations):
+        """For ``advdl export``: ``{part name: advdl.api.ExportPart}``, the deterministic policy as a Keras
+        model from a raw observation (as the env gives it, batched) to the action the env receives (the
+        argmax, or the mean clipped to the bounds), with the observation encoding and normalisation inside;
+        ``observations`` is a batch of them from a greedy episode. Not defined: the algorithm has no export."""
+        raise NotImplementedError
+
     @abstractmethod
     def save_model(self, path):
         """Write the final model to ``path`` (``run_dir / model_file``)."""
@@ -270,6 +277,13 @@ class Model(ABC, metaclass=StateRequired):
 
     def write_figures(self, run_dir, dataset):
         """Plots of the final model for the run folder (a confusion matrix, a sample grid)."""
+
+    def export_parts(self, images, labels):
+        """For ``advdl export``: ``{part name: advdl.api.ExportPart}``, the final model's inference parts as
+        Keras models (a classifier's probabilities for uint8 images; a generator from noise, and an int label
+        for a conditional one, to images in [0, 1]; an autoencoder's encoder and decoder), each with real
+        inputs made from ``images`` (uint8 held-out images) and ``labels``. Not defined: no export."""
+        raise NotImplementedError
 
     def state_parts(self):
         """{name: Keras model, optimizer or tf.random.Generator}: what the default ``get_state`` and

@@ -90,6 +90,27 @@ class ObservationEncoder:
         return obs.reshape(n, -1).astype(np.float32)
 
 
+    def keras_input(self, keras, name="obs"):
+        """(a Keras input taking raw observations as the env gives them, its encoding as ``__call__`` computes
+        it): the front of an exported policy. Inputs are float32 for a vector Box, uint8 for an image, int64
+        for Discrete and MultiDiscrete, int8 for MultiBinary."""
+        ops, space = keras.ops, self.space
+        dtype = ("uint8" if self.image else "int64" if hasattr(self, "_offsets")
+                 else "int8" if isinstance(space, spaces.MultiBinary) else "float32")
+        obs = keras.Input(space.shape, dtype=dtype, name=name)
+        if hasattr(self, "_offsets"):
+            indices = ops.reshape(obs, (-1, len(self._offsets))) + self._offsets
+            return obs, ops.sum(ops.one_hot(indices, self.size), axis=1)
+        if self.image:
+            images = ops.cast(obs, "float32") / 255.0
+            if len(space.shape) == 2:
+                images = ops.expand_dims(images, -1)
+            elif self._channels_first:
+                images = ops.transpose(images, (0, 2, 3, 1))
+            return obs, images
+        return obs, ops.reshape(ops.cast(obs, "float32"), (-1, self.size))
+
+
 def cnn_layers(image_shape):
     """(filters, kernel, stride) of the CNN torso for an image of ``image_shape`` (H, W, C)."""
     return NATURE_CNN if min(image_shape[:2]) >= SMALL_IMAGE else SMALL_CNN

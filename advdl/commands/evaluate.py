@@ -14,11 +14,14 @@ from advdl.commands.common import SEED, registry
 @click.option("--json", "as_json", is_flag=True,
               help="Print {\"mean\", \"std\", \"episodes\"} (RL) or the test metrics (datasets) as JSON.")
 @click.option("--record", type=click.Path(dir_okay=False), help="Write one greedy episode as an animation (.gif or .webp).")
-def eval_command(run_dir, episodes, seed, as_json, record):
-    """Evaluate a finished run's saved model with the deterministic policy."""
+@click.option("--model", "model_path", type=click.Path(),
+              help="Evaluate this exported policy (.onnx, .tflite or a SavedModel folder, from advdl export) on the "
+                   "run's environment instead of the run's saved model.")
+def eval_command(run_dir, episodes, seed, as_json, record, model_path):
+    """Evaluate a finished run's saved model (or an exported one) with the deterministic policy."""
     from advdl.runs.start import evaluate_run
 
-    result = evaluate_run(run_dir, registry(), episodes, seed=seed, record=record)
+    result = evaluate_run(run_dir, registry(), episodes, seed=seed, record=record, model=model_path)
     if as_json:
         click.echo(json.dumps(result))
     elif "mean" not in result:  # a model on a dataset: its test metrics

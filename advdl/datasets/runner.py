@@ -139,6 +139,12 @@ class DatasetRunner(Runner):
         load_final(run_dir, model)
         return model, dataset
 
+    def export_parts(self, run_dir, run_config, algo_config):
+        from advdl.runs.family import export_parts_of
+
+        model, dataset = self.load_finished(run_dir, run_config, algo_config)
+        return export_parts_of(self.spec, model, dataset.x_test, dataset.y_test), {}
+
     def evaluate(self, run_dir, run_config, algo_config, episodes, seed, record):
         if record:
             raise ConfigError(f"--record animates an RL episode; {run_dir} is a {self.spec.family} run on "

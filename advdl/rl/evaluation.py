@@ -6,6 +6,8 @@ import numpy as np
 # it) use disjoint episode seeds, so the reported number is not biased by the selection.
 PERIODIC = 100_000
 FINAL = 200_000
+EXPORT = 300_000  # the episodes whose observations check an exported policy
+EXPORT_OBSERVATIONS = 300
 # A greedy policy that never reaches the goal of an environment without a time limit (CliffWalking-v1)
 # would step forever: an evaluation episode ends after this many steps (a time limit of its own comes first).
 MAX_EPISODE_STEPS = 100_000
@@ -40,6 +42,27 @@ def evaluate(agent, make_env, episodes, seed, offset=FINAL, batch=32):
         for env in envs:
             env.close()
     return returns
+
+
+def greedy_observations(agent, make_env, seed, count=EXPORT_OBSERVATIONS, max_episodes=50):
+    """``count`` raw observations of greedy episodes (episode i seeded with ``seed + EXPORT + i``), batched:
+    the real inputs an exported policy is checked on."""
+    observations = []
+    env = make_env()
+    try:
+        for episode in range(max_episodes):
+            obs, _ = env.reset(seed=seed + EXPORT + episode)
+            done = False
+            while not done and len(observations) < count:
+                observations.append(obs)
+                action = agent.env_action(agent.act(np.asarray(obs)[None], explore=False))[0]
+                obs, _, terminated, truncated, _ = env.step(action)
+                done = terminated or truncated
+            if len(observations) >= count:
+                break
+    finally:
+        env.close()
+    return np.stack(observations)
 
 
 def stats(returns):

@@ -4,7 +4,7 @@ from advdl.api.errors import CheckpointError, EnvSpaceError
 from advdl.loading.registry import plugin_call
 from advdl.rl.settings import RunConfig
 from advdl.runs import folder as runfolder
-from advdl.runs.family import Runner, load_final, versions
+from advdl.runs.family import Runner, export_parts_of, load_final, versions
 from advdl.settings.values import build, env_kwargs_values, to_dict
 
 
@@ -158,6 +158,31 @@ class EnvRunner(Runner):
             record_episode(agent, run_config, self.registry, record, seed)
         return result
 
+    def export_parts(self, run_dir, run_config, algo_config):
+        from advdl.rl.evaluation import greedy_observations
+
+        agent, env_factory = self.build_agent(run_config, algo_config)
+        load_final(run_dir, agent)
+        observations = greedy_observations(agent, env_factory, run_config.seed)
+        parts = export_parts_of(self.spec, agent, observations)
+        return parts, {"policy": agent.env_action(agent.act(observations, explore=False))} if "policy" in parts else {}
+
+    def evaluate_exported(self, path, run_config, episodes, seed):
+        """``advdl eval RUN --model PATH``: the exported policy alone (its own runtime, no Keras model) on the
+        run's environment, by the same protocol as the run's final evaluation."""
+        from advdl.export import formats
+        from advdl.rl.environments import for_agent, make_env
+        from advdl.rl.evaluation import evaluate, stats
+
+        fmt = formats.format_of(path)
+        formats.check_available(fmt)
+        policy = ExportedPolicy(formats.runtime(fmt, path))
+        agent_class = self.spec.load_class()
+        kwargs = env_kwargs_values(run_config.env_kwargs)
+        seed = run_config.seed if seed is None else seed
+        return stats(evaluate(policy, lambda: for_agent(make_env(run_config.env, self.registry, kwargs), agent_class),
+                              episodes, seed)) | {"model": str(path), "format": fmt}
+
     def report(self, summary, run_dir):
         ev, kept = summary["eval"], summary.get("kept_best")
         line = (f"Finished {summary['algorithm']} on {summary['env']}: {summary['env_steps']} steps in "
@@ -189,3 +214,25 @@ class EnvRunner(Runner):
 
     def curve_axes(self, summary):
         return "environment steps", "evaluation mean return", summary.get("reward_threshold")
+
+
+class ExportedPolicy:
+    """An exported policy file as the evaluation calls an agent: its output is the env's action."""
+
+    def __init__(self, run):
+        self.run = run
+
+    def act(self, obs, explore):
+        from advdl.api.errors import ConfigError
+        from advdl.export.formats import first_line
+
+        try:
+            return self.run([obs])[0]
+        except ConfigError:
+            raise
+        except Exception as exc:  # another env's policy, say
+            raise ConfigError(f"the exported policy cannot act on this run's observations (shape "
+                              f"{tuple(obs.shape[1:])}): {type(exc).__name__}: {first_line(exc)}") from None
+
+    def env_action(self, actions):
+        return actions

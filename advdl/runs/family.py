@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from advdl import __version__
-from advdl.api.errors import CheckpointError
+from advdl.api.errors import CheckpointError, ConfigError
 from advdl.runs import folder as runfolder
 
 
@@ -80,6 +80,11 @@ class Runner:
         """``advdl eval`` of a finished run: a dict of numbers."""
         raise NotImplementedError
 
+    def export_parts(self, run_dir, run_config, algo_config):
+        """``advdl export`` of a finished run: ({part: advdl.api.ExportPart}, {part: the learner's own outputs
+        on that part's inputs, which the exported file must reproduce}); see ``export_parts_of``."""
+        raise ConfigError(f"{self.spec.family} runs have no export")
+
     def aggregate(self, runs, describe):
         """Over the summaries of one setting's seeds (``--seeds``, sweeps): the family's statistics, each
         list of per-seed values passed through ``describe`` (mean, IQM, interval)."""
@@ -119,3 +124,24 @@ def load_final(run_dir, learner):
         raise CheckpointError(f"{run_dir} has no final model ({learner.model_file}): the run did not finish; "
                               f"resume it with: advdl run --resume {run_dir}")
     learner.load_model(path)
+
+
+def export_parts_of(spec, learner, *args):
+    """``learner.export_parts(*args)``, a plugin's missing export or a broken one named in one line."""
+    from advdl.loading.registry import plugin_call
+
+    missing = object()
+
+    def call():
+        try:
+            return learner.export_parts(*args)
+        except NotImplementedError:
+            return missing
+
+    parts = plugin_call(spec, f"{type(learner).__name__}.export_parts(...)", call)
+    if parts is missing:
+        raise ConfigError(f"'{spec.name}' has no export: its plugin ({spec.distribution or spec.plugin}) defines no "
+                          f"export_parts")
+    if not parts:
+        raise ConfigError(f"'{spec.name}' exported nothing (export_parts returned no part)")
+    return parts

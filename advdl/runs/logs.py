@@ -57,12 +57,12 @@ class TensorBoardWriter(_LogFile):
     the few lines of record framing are written out instead.
     """
 
-    def __init__(self, log_dir):
+    def __init__(self, log_dir, suffix="advdl"):
         from tensorboard.compat.proto import event_pb2
 
         self._event_pb2 = event_pb2
         Path(log_dir).mkdir(parents=True, exist_ok=True)
-        name = f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}.{os.getpid()}.advdl"
+        name = f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}.{os.getpid()}.{suffix}"
         self._fh = open_regular(Path(log_dir) / name, "ab")
         self._write(event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2"))
 
@@ -80,6 +80,43 @@ class TensorBoardWriter(_LogFile):
             for tag, v in values.items() if v is not None and v == v
         ])
         self._write(self._event_pb2.Event(wall_time=time.time(), step=int(step), summary=summary))
+
+    def summary(self, summary, step=0):
+        """A Summary proto: tensorboard's own, or TensorFlow's (what tensorboard's helpers return once TensorFlow
+        is imported), re-read as the event's class."""
+        from tensorboard.compat.proto import summary_pb2
+
+        summary = summary_pb2.Summary.FromString(summary.SerializeToString())
+        self._write(self._event_pb2.Event(wall_time=time.time(), step=int(step), summary=summary))
+
+
+def hparam_values(settings):
+    """A run's settings as HParams values (bool, int, float, str): the hyperparameters beside the run settings,
+    lists joined with commas, None as "none"."""
+    flat = {k: v for k, v in settings.items() if k != "hyperparameters"} | dict(settings.get("hyperparameters") or {})
+    values = {}
+    for key, value in flat.items():
+        if isinstance(value, (list, tuple)):
+            value = ",".join(map(str, value))
+        elif isinstance(value, dict):
+            value = ",".join(f"{k}={v}" for k, v in value.items())
+        values[key] = "none" if value is None else value if isinstance(value, (bool, int, float, str)) else str(value)
+    return values
+
+
+def write_hparams(log_dir, settings, metrics, step):
+    """The run's settings (``config.yaml``'s content) and final metrics for TensorBoard's HPARAMS tab: a
+    session-start summary and each metric as ``hparams/NAME`` at the last step, in an event file of their
+    own (tensorboard's protos only: no TensorFlow). The tab then compares runs (a sweep's trials, a
+    multi-seed run's seeds) side by side."""
+    from tensorboard.plugins.hparams import summary_v2
+
+    writer = TensorBoardWriter(log_dir, suffix="hparams")
+    try:
+        writer.summary(summary_v2.hparams_pb(hparam_values(settings), start_time_secs=time.time()))
+        writer.scalars({f"hparams/{k}": v for k, v in metrics.items() if isinstance(v, (int, float))}, step)
+    finally:
+        writer.close()
 
 
 

@@ -151,12 +151,22 @@ def train(spec, run_config, algo_config, run_dir, registry, preset=None, resume_
             finally:
                 runner.close(trainer)
             summary = runner.finish(trainer, run_config, run_dir, preset)
+            write_hparams_of(run_dir, spec, run_config, algo_config, preset, summary, trainer)
             # last: summary.json marks a finished run (a run killed before it resumes into its final evaluation)
             checkpoint.write_atomic(run_dir / SUMMARY_FILE, (json.dumps(summary, indent=2) + "\n").encode())
     for callback in all_callbacks:
         if hasattr(callback, "on_end"):
             callback.on_end(trainer, summary)
     return summary
+
+def write_hparams_of(run_dir, spec, run_config, algo_config, preset, summary, trainer):
+    """TensorBoard's HParams summary of a finished run: its settings and final metrics."""
+    from advdl.experiments.results import trial_metrics
+    from advdl.runs.logs import write_hparams
+
+    settings = config_data(spec, run_config, algo_config, preset)
+    write_hparams(run_dir / "tensorboard", settings, trial_metrics(summary), getattr(trainer, "step", 0))
+
 
 def run_trainer(trainer, resume_state, run_dir, unit):
     """Continue from ``resume_state`` (if any) and train; a requested stop becomes RunInterrupted, a
@@ -217,10 +227,19 @@ def _resume(spec, run_config, algo_config, run_dir, registry, steps, progress, c
                  callbacks=callbacks, resumed=True)
 
 
-def evaluate_run(run_dir, registry, episodes, seed=None, record=None):
-    """``advdl eval``: deterministic evaluation of a finished run's saved model (RL); test metrics (datasets)."""
+def evaluate_run(run_dir, registry, episodes, seed=None, record=None, model=None):
+    """``advdl eval``: deterministic evaluation of a finished run's saved model (RL); test metrics (datasets).
+    ``model``: an exported policy file evaluated instead (RL)."""
     spec, run_config, algo_config = read_run(run_dir, registry)
-    return runner_for(spec, registry).evaluate(run_dir, run_config, algo_config, episodes, seed, record)
+    runner = runner_for(spec, registry)
+    if model is not None:
+        if not hasattr(runner, "evaluate_exported"):
+            raise ConfigError(f"--model evaluates an exported policy on an RL run's environment; {run_dir} is a "
+                              f"{spec.family} run")
+        if record:
+            raise ConfigError("--record animates the run's own model; leave out --model")
+        return runner.evaluate_exported(model, run_config, episodes, seed)
+    return runner.evaluate(run_dir, run_config, algo_config, episodes, seed, record)
 
 
 def _generative(run_dir, registry):

@@ -14,7 +14,17 @@ import math
 
 import numpy as np
 
-from advdl.api import LUMINANCE, ConfigError, DataError, Model, as_rgb, import_tensorflow, load_weights, replica_gradients
+from advdl.api import (
+    LUMINANCE,
+    ConfigError,
+    DataError,
+    ExportPart,
+    Model,
+    as_rgb,
+    import_tensorflow,
+    load_weights,
+    replica_gradients,
+)
 
 EVAL_BATCH = 1000
 NOISE_SEED = 20_240_101  # the held-out corruption is the same in every evaluation and every run
@@ -171,6 +181,14 @@ class Autoencoder(Model):
     # -- state -------------------------------------------------------------------------------------
     def state_parts(self):
         return {"network": self.network, "optimizer": self.optimizer, "rng": self.rng}
+
+    def export_parts(self, images, labels):
+        """The encoder (network inputs in [0, 1]: grey for colorization, noisy for a denoiser -> codes), the
+        decoder (codes -> images in [0, 1]) and the two as one (the autoencoder)."""
+        x, _ = self.reconstruct(images[:64])
+        codes = np.asarray(self._encode(x))
+        return {"encoder": ExportPart(self.encoder, (x,)), "decoder": ExportPart(self.decoder, (codes,)),
+                "autoencoder": ExportPart(self.network, (x,))}
 
     def save_model(self, path):
         self.network.save(path)

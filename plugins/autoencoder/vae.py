@@ -11,7 +11,7 @@ The held-out ELBO is -(reconstruction + KL) with beta = 1, one fixed draw of eps
 
 import numpy as np
 
-from advdl.api import DataError, Model, import_tensorflow, load_weights, replica_gradients
+from advdl.api import DataError, ExportPart, Model, class_input, import_tensorflow, load_weights, replica_gradients
 
 from .autoencoder import EVAL_BATCH, FIGURE_IMAGES
 
@@ -190,6 +190,26 @@ class VAE(Model):
     # -- state -------------------------------------------------------------------------------------
     def state_parts(self):
         return {"encoder": self.encoder, "decoder": self.decoder, "optimizer": self.optimizer, "rng": self.rng}
+
+    def export_parts(self, images, labels):
+        """The encoder (uint8 images, and an int label for a CVAE -> the mean and log variance of z) and the
+        decoder (z, and the label -> images in [0, 1]): z ~ N(0, I) decodes to new images."""
+        import keras
+
+        image = keras.Input(self.data_info.image_shape, dtype="uint8", name="image")
+        z = keras.Input((self.config.latent_dim,), name="z")
+        x = keras.ops.cast(image, "float32") / 255.0
+        if self.conditional:
+            label, one_hot = class_input(keras, self.classes)
+            encoder = keras.Model([image, label], self.encoder([x, one_hot]), name="encoder")
+            decoder = keras.Model([z, label], keras.ops.sigmoid(self.decoder([z, one_hot])), name="decoder")
+            codes, classes = self.score_z[:64].astype(np.float32), self.score_labels[:64].astype(np.int32)
+            return {"encoder": ExportPart(encoder, (images[:64], labels[:64].astype(np.int32))),
+                    "decoder": ExportPart(decoder, (codes, classes))}
+        encoder = keras.Model(image, self.encoder(x), name="encoder")
+        decoder = keras.Model(z, keras.ops.sigmoid(self.decoder(z)), name="decoder")
+        return {"encoder": ExportPart(encoder, (images[:64],)),
+                "decoder": ExportPart(decoder, (self.score_z[:64].astype(np.float32),))}
 
     def save_model(self, path):
         """The decoder (the generator: z(, one-hot label) -> logits), and the encoder beside it."""

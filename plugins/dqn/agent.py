@@ -15,8 +15,10 @@ from advdl.api import (
     Agent,
     CheckpointError,
     EnvSpaceError,
+    ExportPart,
     ObservationEncoder,
     ReplaySchedule,
+    argmax,
     check_networks,
     import_tensorflow,
     mlp_parameters,
@@ -200,6 +202,14 @@ class DQNAgent(Agent):
         self.rng.bit_generator.state = state["rng"]
         self.epsilon, self._env_steps = state["epsilon"], state["env_steps"]
         self._refresh_policy()
+
+    def export_parts(self, observations):
+        """The greedy policy: raw observation -> its encoding -> Q-network -> argmax."""
+        import keras
+
+        obs, x = self.encoder.keras_input(keras)
+        return {"policy": ExportPart(keras.Model(obs, argmax(keras, self.q(x)), name="policy"),
+                                     (observations,))}
 
     def save_model(self, path):
         self.q.save(path)

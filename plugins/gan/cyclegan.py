@@ -13,7 +13,7 @@ unpaired batches itself, in an order fixed by the seed and the number of images 
 
 import numpy as np
 
-from advdl.api import ConfigError, DataError, load_weights, resize_images
+from advdl.api import ConfigError, DataError, ExportPart, float32_copy, load_weights, resize_images
 
 from .gan import GAN, GRID
 
@@ -191,6 +191,19 @@ class CycleGAN(GAN):
     def translate(self, direction, n, dataset):
         images, labels = self._sources(direction, dataset)
         return images[:n].astype(np.float32) / 255.0, self.translated(direction, images[:n]), labels[:n]
+
+    def export_parts(self, images, labels):
+        """Both generators: uint8 images of one domain -> images of the other in [0, 1]."""
+        import keras
+
+        parts = {}
+        for direction, network, sources in (("a2b", self.generator, images), ("b2a", self.generator_ba,
+                                                                              self.domain_b.x_test)):
+            image = keras.Input(sources.shape[1:], dtype="uint8", name="image")
+            model = keras.Model(image, float32_copy(keras, network)(keras.ops.cast(image, "float32") / 255.0),
+                                name=direction)
+            parts[direction] = ExportPart(model, (sources[:64],))
+        return parts
 
     def generate(self, n, labels=None, seed=0):
         """Images of domain A: translations of domain B's held-out images (cycled from the first)."""

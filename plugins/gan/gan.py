@@ -10,7 +10,17 @@
 
 import numpy as np
 
-from advdl.api import DataError, Model, import_tensorflow, load_weights, replica_gradients, use_bfloat16
+from advdl.api import (
+    DataError,
+    ExportPart,
+    Model,
+    class_input,
+    float32_copy,
+    import_tensorflow,
+    load_weights,
+    replica_gradients,
+    use_bfloat16,
+)
 
 GRID = 10  # sample grids are 10 x 10; conditional rows show one label each
 SCORE_SAMPLES = 1000
@@ -280,6 +290,18 @@ class GAN(Model):
     # -- state -------------------------------------------------------------------------------------
     def state_parts(self):
         return {name: getattr(self, name) for name in self.state_names}
+
+    def export_parts(self, images, labels):
+        """The generator: noise (uniform in [-1, 1]) and, for a conditional GAN, an int label -> images in [0, 1]."""
+        import keras
+
+        noise, generator = keras.Input((self.config.latent_dim,), name="noise"), float32_copy(keras, self.generator)
+        inputs = (self.score_noise[:64],)
+        if not self.conditional:
+            return {"generator": ExportPart(keras.Model(noise, generator(noise), name="generator"), inputs)}
+        label, one_hot = class_input(keras, self.classes)
+        model = keras.Model([noise, label], generator([noise, one_hot]), name="generator")
+        return {"generator": ExportPart(model, (*inputs, self.score_labels[:64].astype(np.int32)))}
 
     def save_model(self, path):
         self.generator.save(path)

@@ -11,7 +11,7 @@ how they are drawn (the book's sigmoid heads cannot reach the negative half of N
 
 import numpy as np
 
-from advdl.api import code_agreement
+from advdl.api import ExportPart, class_input, code_agreement, float32_copy
 
 from .gan import GAN, GRID, discriminator, generator
 
@@ -87,6 +87,18 @@ class InfoGAN(GAN):
         continuous = np.zeros((n, c.continuous_codes)) if continuous is None else np.asarray(continuous)
         inputs = np.concatenate([noise, np.eye(c.discrete_codes)[discrete], continuous], axis=1).astype(np.float32)
         return np.concatenate([self._generate(inputs[i:i + 500]).numpy() for i in range(0, n, 500)])
+
+    def export_parts(self, images, labels):
+        """The generator: noise, the discrete code (an int) and the continuous codes -> images in [0, 1]."""
+        import keras
+
+        c = self.config
+        noise, continuous = keras.Input((c.latent_dim,), name="noise"), keras.Input((c.continuous_codes,), name="continuous")
+        code, one_hot = class_input(keras, c.discrete_codes, name="code")
+        image = float32_copy(keras, self.generator)(keras.ops.concatenate([noise, one_hot, continuous], axis=1))
+        inputs = (self.score_noise[:64], self.score_labels[:64].astype(np.int32),
+                  self.score_continuous[:64].astype(np.float32))
+        return {"generator": ExportPart(keras.Model([noise, code, continuous], image, name="generator"), inputs)}
 
     def generate(self, n, labels=None, seed=0):
         """``n`` images, the discrete code cycling 0, 1, 2, ..., continuous codes drawn as in training."""

@@ -16,7 +16,7 @@ book also fits Q to real inputs against the fakes' noise, which carries no infor
 
 import numpy as np
 
-from advdl.api import DataError
+from advdl.api import DataError, ExportPart, class_input, float32_copy
 
 from .gan import GAN, GRID, SCORE_SAMPLES, discriminator, generator
 
@@ -202,6 +202,21 @@ class StackedGAN(GAN):
         z1, z0 = np.asarray(z1, np.float32), np.asarray(z0, np.float32)
         return np.concatenate([self._generate(one_hot[i:i + 500], z1[i:i + 500], z0[i:i + 500]).numpy()
                                for i in range(0, len(one_hot), 500)])
+
+    def export_parts(self, images, labels):
+        """The stacked generator: an int label, z1 and z0 (normal, std noise_std) -> images in [0, 1]; and the
+        encoder, a classifier of uint8 images."""
+        import keras
+
+        label, one_hot = class_input(keras, self.classes)
+        z1, z0 = (keras.Input((self.config.noise_dim,), name=name) for name in ("z1", "z0"))
+        generator = keras.Model([label, z1, z0], float32_copy(keras, self.generator)([one_hot, z1, z0]), name="generator")
+        image = keras.Input(self.data_info.image_shape, dtype="uint8", name="image")
+        probabilities = self.encoder1(self.encoder0(keras.ops.cast(image, "float32") / 255.0))
+        return {"generator": ExportPart(generator, (self.score_labels[:64].astype(np.int32),
+                                                    self.score_z1[:64].astype(np.float32),
+                                                    self.score_z0[:64].astype(np.float32))),
+                "encoder": ExportPart(keras.Model(image, probabilities, name="encoder"), (images[:64],))}
 
     def generate(self, n, labels=None, seed=0):
         c, rng = self.config, np.random.default_rng(seed)

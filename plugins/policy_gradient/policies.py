@@ -27,7 +27,9 @@ from advdl.api import (
     Agent,
     CheckpointError,
     EnvSpaceError,
+    ExportPart,
     ObservationEncoder,
+    argmax,
     check_networks,
     import_tensorflow,
     mlp_parameters,
@@ -372,6 +374,37 @@ class PolicyGradientAgent(Agent):
             vars(self.obs_rms).update(state["obs_rms"])
         self.sde_noise, self.sde_steps = state["sde_noise"], state["sde_steps"]
         self._refresh()
+
+    def export_parts(self, observations):
+        """The deterministic policy: raw observation -> encoding (state encoder, normalisation) -> actor ->
+        the mean clipped to the action bounds, or each categorical dimension's argmax."""
+        import keras
+
+        ops = keras.ops
+
+        def normalized(x, mean, var):  # Normalization's formula with constants (tf2onnx makes its weights inputs)
+            std = np.maximum(np.sqrt(np.asarray(var, np.float64)), 1e-7)
+            return (x - np.asarray(mean, np.float32)) / std.astype(np.float32)
+
+        obs, x = self.obs_encoder.keras_input(keras)
+        if self.encoder is not None:
+            center, half_range = self._encoder_scale
+            x = normalized(x, center, half_range**2)
+            for layer in self.encoder.layers[1:]:
+                x = layer(x)
+        if self.obs_rms is not None:
+            x = normalized(x, self.obs_rms.mean, self.obs_rms.var)
+        out = self.actor(x)
+        if self.continuous:
+            space = self.action_space
+            action = ops.minimum(ops.maximum(out[:, :space.shape[0]], space.low), space.high)
+        else:
+            sizes, starts = self.categories
+            ends = np.cumsum(sizes)
+            choices = [argmax(keras, out[:, end - size:end]) + int(start)
+                       for size, start, end in zip(sizes, starts, ends)]
+            action = choices[0] if isinstance(self.action_space, spaces.Discrete) else ops.stack(choices, axis=1)
+        return {"policy": ExportPart(keras.Model(obs, action, name="policy"), (observations,))}
 
     def save_model(self, path):
         """One Keras model from raw observations to (actor output, value): encoder and normalisation

@@ -10,7 +10,7 @@ fall linearly over the run's budget (its steps, or its episodes when that limit 
 import numpy as np
 from gymnasium import spaces
 
-from advdl.api import Agent, CheckpointError, EnvSpaceError, check_fits
+from advdl.api import Agent, CheckpointError, EnvSpaceError, ExportPart, argmax, check_fits
 
 
 class QLearningAgent(Agent):
@@ -77,6 +77,17 @@ class QLearningAgent(Agent):
         self.rng.bit_generator.state = state["rng"]
         self.epsilon = state["epsilon"]
         self.learning_rate = state.get("learning_rate", self.config.learning_rate)  # older checkpoints: constant
+
+    def export_parts(self, observations):
+        """The greedy policy as a lookup: the state's one-hot row of a table of one-hot greedy actions, then
+        argmax (exact: the table's float64 values never meet float32)."""
+        import keras
+
+        greedy = np.eye(self.q.shape[1], dtype=np.float32)[self.q.argmax(axis=1)]
+        obs = keras.Input((), dtype="int64", name="obs")
+        rows = keras.ops.one_hot(obs - int(self.observation_space.start), len(greedy)) @ greedy
+        model = keras.Model(obs, argmax(keras, rows), name="policy")
+        return {"policy": ExportPart(model, (np.asarray(observations, np.int64),))}
 
     def save_model(self, path):
         np.savez(path, q_table=self.q)

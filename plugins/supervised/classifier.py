@@ -7,7 +7,7 @@ the step, the book's step learning-rate schedule.
 
 import numpy as np
 
-from advdl.api import CheckpointError, Model, confusion_matrix, import_tensorflow, replica_gradients
+from advdl.api import CheckpointError, ExportPart, Model, confusion_matrix, import_tensorflow, replica_gradients
 
 from . import check_image_shape
 
@@ -122,6 +122,14 @@ class Classifier(Model):
         for variable, value in zip(self.optimizer.variables, state["optimizer"]):
             variable.assign(value)
         self.augment_rng.state.assign(state["augment_rng"])
+
+    def export_parts(self, images, labels):
+        """Class probabilities of uint8 images."""
+        import keras
+
+        image = keras.Input(self.data_info.image_shape, dtype="uint8", name="image")
+        probabilities = self.network(keras.ops.cast(image, "float32") / 255.0)
+        return {"classifier": ExportPart(keras.Model(image, probabilities, name="classifier"), (images[:64],))}
 
     def save_model(self, path):
         self.network.save(path)
