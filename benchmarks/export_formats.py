@@ -26,8 +26,8 @@ FORMATS = ("savedmodel", "tflite", "onnx")
 
 
 def measure():
-    from advdl.export import export_run
     from advdl.loading.manager import get_registry
+    from advdl.runs.export import export_run
     from advdl.testing import run_algorithm
 
     registry, rows = get_registry(), []

@@ -74,8 +74,8 @@ def test_an_exported_policy_runs_with_onnxruntime_and_numpy_only(runs, tmp_path)
     import gymnasium as gym
     import onnxruntime
 
-    from advdl.export import export_run
     from advdl.loading.manager import get_registry
+    from advdl.runs.export import export_run
 
     run_dir = runs("dqn", RUNS["dqn"][0], **RUNS["dqn"][1])
     export_run(run_dir, get_registry(), "onnx", out=tmp_path / "cartpole.onnx", report=lambda line: None)

@@ -6,7 +6,7 @@ import click
 
 from advdl.commands.common import registry
 
-FORMATS = ("savedmodel", "tflite", "onnx")  # advdl.export.FORMATS, without importing numpy for --help
+FORMATS = ("savedmodel", "tflite", "onnx")  # advdl.runs.export.FORMATS, without importing numpy for --help
 
 
 @click.command("export")
@@ -24,7 +24,7 @@ def export_command(run_dir, fmt, out, part, force, as_json):
     out), a classifier's probabilities, a generator (noise and label in, image out), an autoencoder's
     encoder and decoder. Each file is run by its own runtime on real inputs and compared with the Keras
     model; beyond the tolerance the export fails and nothing is kept."""
-    from advdl.export import export_run
+    from advdl.runs.export import export_run
 
     records = export_run(run_dir, registry(), fmt, out=out, part=part, force=force,
                          report=(lambda line: None) if as_json else click.echo)

@@ -8,6 +8,7 @@ import json
 
 from advdl.api.errors import AdvdlError, RunInterrupted, UnknownNameError, did_you_mean
 from advdl.experiments.seeds import SETTINGS_FILE
+from advdl.runs.family import trial_metrics  # noqa: F401 - the sweep ranks by it
 
 # --mode's default: max for these (returns, accuracies, ELBOs, solved, throughput); min for the rest
 HIGHER_IS_BETTER = ("eval_mean", "accuracy", "elbo", "solved", "per_second")
@@ -24,22 +25,6 @@ def show(value):
 
 def plain(value):
     return list(value) if isinstance(value, tuple) else value
-
-
-def trial_metrics(summary):
-    """The numbers a trial reports: RL the final evaluation and its cost; datasets every final test metric."""
-    if "env" in summary:
-        evaluations = [e["mean"] for e in summary.get("evaluations") or []]
-        threshold = summary.get("reward_threshold")
-        metrics = {"eval_mean": summary["eval"]["mean"], "eval_std": summary["eval"]["std"],
-                   "best_eval_mean": max(evaluations + [summary["eval"]["mean"]]),
-                   "episodes": summary["episodes"], "env_steps": summary["env_steps"],
-                   "wall_seconds": summary["wall_seconds"], "steps_per_second": summary["steps_per_second"]}
-        if threshold is not None:
-            metrics["solved"] = float(summary["eval"]["mean"] >= threshold)
-        return metrics
-    final = {k: v for k, v in summary.get("final", {}).items() if isinstance(v, (int, float))}
-    return final | {"wall_seconds": summary["wall_seconds"], "images_per_second": summary["images_per_second"]}
 
 
 def rank(plan, outcomes):

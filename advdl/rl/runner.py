@@ -170,9 +170,9 @@ class EnvRunner(Runner):
     def evaluate_exported(self, path, run_config, episodes, seed):
         """``advdl eval RUN --model PATH``: the exported policy alone (its own runtime, no Keras model) on the
         run's environment, by the same protocol as the run's final evaluation."""
-        from advdl.export import formats
         from advdl.rl.environments import for_agent, make_env
         from advdl.rl.evaluation import evaluate, stats
+        from advdl.runs import export_formats as formats
 
         fmt = formats.format_of(path)
         formats.check_available(fmt)
@@ -224,7 +224,7 @@ class ExportedPolicy:
 
     def act(self, obs, explore):
         from advdl.api.errors import ConfigError
-        from advdl.export.formats import first_line
+        from advdl.runs.export_formats import first_line
 
         try:
             return self.run([obs])[0]

@@ -145,3 +145,19 @@ def export_parts_of(spec, learner, *args):
     if not parts:
         raise ConfigError(f"'{spec.name}' exported nothing (export_parts returned no part)")
     return parts
+
+
+def trial_metrics(summary):
+    """The numbers a trial reports: RL the final evaluation and its cost; datasets every final test metric."""
+    if "env" in summary:
+        evaluations = [e["mean"] for e in summary.get("evaluations") or []]
+        threshold = summary.get("reward_threshold")
+        metrics = {"eval_mean": summary["eval"]["mean"], "eval_std": summary["eval"]["std"],
+                   "best_eval_mean": max(evaluations + [summary["eval"]["mean"]]),
+                   "episodes": summary["episodes"], "env_steps": summary["env_steps"],
+                   "wall_seconds": summary["wall_seconds"], "steps_per_second": summary["steps_per_second"]}
+        if threshold is not None:
+            metrics["solved"] = float(summary["eval"]["mean"] >= threshold)
+        return metrics
+    final = {k: v for k, v in summary.get("final", {}).items() if isinstance(v, (int, float))}
+    return final | {"wall_seconds": summary["wall_seconds"], "images_per_second": summary["images_per_second"]}

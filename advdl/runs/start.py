@@ -161,7 +161,7 @@ def train(spec, run_config, algo_config, run_dir, registry, preset=None, resume_
 
 def write_hparams_of(run_dir, spec, run_config, algo_config, preset, summary, trainer):
     """TensorBoard's HParams summary of a finished run: its settings and final metrics."""
-    from advdl.experiments.results import trial_metrics
+    from advdl.runs.family import trial_metrics
     from advdl.runs.logs import write_hparams
 
     settings = config_data(spec, run_config, algo_config, preset)

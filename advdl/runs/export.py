@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from advdl.api.errors import ConfigError
-from advdl.export import formats
+from advdl.runs import export_formats as formats
 
 FORMATS = tuple(formats.SUFFIX)
 
