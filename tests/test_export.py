@@ -41,8 +41,12 @@ PARTS = {"dqn": ["policy"], "a2c": ["policy"], "cnn": ["classifier"], "cgan": ["
          "autoencoder": ["encoder", "decoder", "autoencoder"]}
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
-@pytest.mark.parametrize("algorithm", list(RUNS))
+# the default suite: ONNX (tf2onnx, the converter most apt to differ) for every family, every format for dqn; the
+# rest of the matrix in the slow set (the suite's 8 minutes)
+MATRIX = [pytest.param(a, f, marks=() if f == "onnx" or a == "dqn" else pytest.mark.slow) for a in RUNS for f in FORMATS]
+
+
+@pytest.mark.parametrize("algorithm, fmt", MATRIX)
 def test_every_format_reproduces_the_keras_model(runs, cli, tmp_path, algorithm, fmt):
     run_dir = runs(algorithm, RUNS[algorithm][0], **RUNS[algorithm][1])
     out = tmp_path / "export"
@@ -102,6 +106,15 @@ def test_export_errors_are_one_line(runs, cli, tmp_path):
     assert_user_error(cli("eval", str(run_dir), "--model", str(tmp_path / "bad.onnx")), "RL run")
 
 
+def test_a_missing_converter_is_one_line_naming_the_extra(runs, cli, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tf2onnx" else real(name, *a))
+    run_dir = runs("dqn", RUNS["dqn"][0], **RUNS["dqn"][1])
+    assert_user_error(cli("export", str(run_dir), "--format", "onnx"), "needs tf2onnx", "advdl[onnx]")
+
+
 def test_an_algorithm_without_export_says_so(cli, tmp_path):
     """A third-party agent that defines no export_parts: one line naming it."""
     from advdl.runs.family import export_parts_of
@@ -117,3 +130,51 @@ def test_an_algorithm_without_export_says_so(cli, tmp_path):
 
     with pytest.raises(ConfigError, match="'fancy' has no export: its plugin \\(fancy-dist\\)"):
         export_parts_of(Spec(), Learner(), np.zeros((1, 4)))
+
+
+EVERY_OTHER = {  # every built-in algorithm beyond the five above, in short runs (the slow set: ~4 minutes)
+    "qlearning": ("FrozenLake-v1", dict(steps=2000), ["policy"]),
+    "ddqn": ("CartPole-v1", dict(steps=1000, learning_starts=500, eval_interval=0, final_eval_episodes=1), ["policy"]),
+    "dqn-taxi": ("Taxi-v4", dict(steps=1000, learning_starts=500, eval_interval=0, final_eval_episodes=1), ["policy"]),
+    "dqn-pixels": ("advdl/PixelGrid-v0", dict(steps=600, learning_starts=500, eval_interval=0, final_eval_episodes=1),
+                   ["policy"]),
+    "reinforce": ("CartPole-v1", dict(steps=1000, eval_interval=0, final_eval_episodes=1), ["policy"]),
+    "reinforce-baseline": ("MountainCarContinuous-v0", dict(steps=1000, eval_interval=0, final_eval_episodes=1),
+                           ["policy"]),
+    "actor-critic": ("Acrobot-v1", dict(steps=1000, eval_interval=0, final_eval_episodes=1), ["policy"]),
+    "a2c-book": ("MountainCarContinuous-v0", dict(steps=1000, preset="book", eval_interval=0, final_eval_episodes=1),
+                 ["policy"]),
+    "mlp": ("synthetic_mnist", dict(epochs=1), ["classifier"]),
+    "rnn": ("synthetic_mnist", dict(epochs=1), ["classifier"]),
+    "ynet": ("synthetic_mnist", dict(epochs=1), ["classifier"]),
+    "resnet": ("synthetic_cifar", dict(epochs=1, depth=8), ["classifier"]),
+    "densenet": ("synthetic_cifar", dict(epochs=1, depth=10), ["classifier"]),
+    "dcgan": ("synthetic_mnist", dict(epochs=1), ["generator"]),
+    "acgan": ("synthetic_mnist", dict(epochs=1), ["generator"]),
+    "wgan": ("synthetic_mnist", dict(epochs=1), ["generator"]),
+    "infogan": ("synthetic_mnist", dict(epochs=1), ["generator"]),
+    "stackedgan": ("synthetic_mnist", dict(epochs=2, encoder_steps=20), ["generator", "encoder"]),
+    "cyclegan": ("synthetic_mnist", dict(epochs=1, data_b="synthetic_cifar", resize=True), ["a2b", "b2a"]),
+    "dae": ("synthetic_mnist", dict(epochs=1), ["encoder", "decoder", "autoencoder"]),
+    "colorization": ("synthetic_cifar", dict(epochs=1), ["encoder", "decoder", "autoencoder"]),
+    "vae": ("synthetic_mnist", dict(epochs=1, network="cnn"), ["encoder", "decoder"]),
+    "cvae": ("synthetic_mnist", dict(epochs=1), ["encoder", "decoder"]),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", list(EVERY_OTHER))
+def test_every_other_algorithm_exports_faithfully(cli, tmp_path, case):
+    target, settings, parts = EVERY_OTHER[case]
+    algorithm = {"dqn-taxi": "dqn", "dqn-pixels": "dqn", "a2c-book": "a2c"}.get(case, case)
+    settings = dict(settings)
+    preset = settings.pop("preset", None)
+    run_algorithm(algorithm, target, tmp_path / "run", preset=preset, **settings)
+    for fmt in ("onnx", "tflite"):
+        result = cli("export", str(tmp_path / "run"), "--format", fmt, "--out", str(tmp_path / fmt), "--json")
+        assert result.code in (0, None), result
+        records = json.loads(result.out)
+        assert [r["part"] for r in records] == parts
+        assert all(r["max_difference"] <= 1e-4 for r in records), records
+        assert all(r.get("actions_agree", "1/1").split("/")[0] == r.get("actions_agree", "1/1").split("/")[1]
+                   for r in records)

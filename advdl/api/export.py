@@ -52,6 +52,8 @@ def float32_copy(keras, model):
         return model
 
     def float32_layer(layer):
+        if isinstance(layer, keras.Model):  # a nested network (StackedGAN's stages): its own layers too
+            return float32_copy(keras, layer)
         return layer.__class__.from_config({**layer.get_config(), "dtype": "float32"})
 
     copy = keras.models.clone_model(model, clone_function=float32_layer)

@@ -127,8 +127,14 @@ class Classifier(Model):
         """Class probabilities of uint8 images."""
         import keras
 
+        network = self.network
+        if any("unroll" in layer.get_config() for layer in network.layers):
+            # the rnn unrolled: a loop over the rows is TensorList ops that TFLite runs only through TensorFlow's
+            network = keras.models.clone_model(network, clone_function=lambda layer: layer.__class__.from_config(
+                {**layer.get_config(), "unroll": True} if "unroll" in layer.get_config() else layer.get_config()))
+            network.set_weights(self.network.get_weights())
         image = keras.Input(self.data_info.image_shape, dtype="uint8", name="image")
-        probabilities = self.network(keras.ops.cast(image, "float32") / 255.0)
+        probabilities = network(keras.ops.cast(image, "float32") / 255.0)
         return {"classifier": ExportPart(keras.Model(image, probabilities, name="classifier"), (images[:64],))}
 
     def save_model(self, path):
