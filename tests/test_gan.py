@@ -179,8 +179,11 @@ def test_a_step_runs_the_generator_once_per_critic_step_on_fresh_real_images(nam
     assert len(seen) == config.critic_steps and firsts == list(range(model.batch_size))
 
 
-@pytest.mark.parametrize("precision, compute", [("float32", "float32"), ("bfloat16", "bfloat16")])
+@pytest.mark.parametrize("precision, compute", [("float32", "float32"), ("bfloat16", "bfloat16"),
+                                                ("mixed_float16", "float16")])
 def test_precision_sets_the_arithmetic_and_keeps_float32_outputs(precision, compute, tmp_path):
+    """Every precision trains (ACGAN: both optimizers; mixed_float16 through loss scaling) with float32 weights
+    and float32 images out."""
     import keras
     from advdl_plugins.gan import ACGANConfig
     from advdl_plugins.gan.gan import GAN
@@ -193,6 +196,9 @@ def test_precision_sets_the_arithmetic_and_keeps_float32_outputs(precision, comp
     assert all(layer.variable_dtype == "float32" for layer in convs)
     losses = model.train_step(np.zeros((64, 28, 28, 1), np.uint8), np.zeros(64, np.int64))
     assert all(np.isfinite(v) for v in losses.values())
+    scaling = precision == "mixed_float16"
+    assert all(isinstance(o, keras.optimizers.LossScaleOptimizer) == scaling for o in (model.d_optimizer, model.g_optimizer))
+    assert model.precision[0] == ("mixed_" + compute if compute != "float32" else "float32")
     images = model.generate(4, labels=[0, 1, 2, 3])
     assert images.dtype == np.float32 and images.shape == (4, 28, 28, 1)
     model.save_model(tmp_path / "generator.keras")  # the saved generator reloads with its policy

@@ -5,7 +5,7 @@ numpy, no TensorFlow): a plugin's registration module imports it. The names that
 (the interfaces, batches, datasets, plots and scores) are imported on first use.
 """
 
-from advdl.api.backend import import_tensorflow, load_weights, replica_gradients, use_bfloat16
+from advdl.api.backend import import_tensorflow, load_weights, replica_gradients
 from advdl.api.callbacks import Callback
 from advdl.api.errors import AdvdlError, CheckpointError, ConfigError, DataError, EnvSpaceError, PluginError
 from advdl.api.family import FamilySpec
@@ -21,6 +21,7 @@ _LAZY = {  # name -> the module of advdl.api that defines it (each imports numpy
     **dict.fromkeys(("as_rgb", "confusion_matrix", "image_grid", "latent_scatter", "line_plot"), "plots"),
     **dict.fromkeys(("code_agreement", "score"), "scoring"),
     **dict.fromkeys(("ExportPart", "argmax", "class_input", "float32_copy"), "export"),
+    **dict.fromkeys(("PRECISIONS", "resolve_precision", "optimizer_for", "jit_compile", "use_bfloat16"), "devices"),
     **dict.fromkeys(("ObservationEncoder", "flat_space", "is_image_space", "torso_layers", "torso_parameters"),
                     "observations"),
 }
@@ -38,7 +39,8 @@ __all__ = [
     # datasets
     "Dataset", "LUMINANCE", "grey", "resize_images",
     # TensorFlow and memory
-    "import_tensorflow", "replica_gradients", "load_weights", "use_bfloat16", "check_fits", "check_networks",
+    "import_tensorflow", "replica_gradients", "load_weights", "use_bfloat16", "PRECISIONS", "resolve_precision",
+    "optimizer_for", "jit_compile", "check_fits", "check_networks",
     "mlp_parameters",
     # figures and scores
     "as_rgb", "confusion_matrix", "image_grid", "latent_scatter", "line_plot", "code_agreement", "score",

@@ -72,25 +72,6 @@ def import_tensorflow(seed=None, setup=None):
     return tf, keras
 
 
-def cpu_has_native_bfloat16():
-    """True on a Linux CPU with bfloat16 dot-product instructions (AVX512_BF16 or AMX)."""
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            flags = next((line for line in cpuinfo if line.startswith("flags")), "").split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def use_bfloat16(precision):
-    """Resolve a ``precision`` setting (auto, float32, bfloat16) to whether to compute in bfloat16."""
-    if precision != "auto":
-        return precision == "bfloat16"
-    import tensorflow as tf
-
-    return cpu_has_native_bfloat16() and not tf.config.list_physical_devices("GPU")
-
-
 def load_weights(network, path):
     """Set a Keras model's weights to those of the ``.keras`` file ``path`` (a CheckpointError if it cannot)."""
     import keras

@@ -77,14 +77,14 @@ class AdvdlGroup(click.Group):
 
 def make_cli():
     """A fresh ``advdl`` click group with every verb; ``main(argv, registry)`` runs it on a given registry."""
-    from advdl.commands import compare, evaluate, export, images, listing, run, sweep
+    from advdl.commands import compare, evaluate, export, images, listing, run, sweep, system
 
     group = AdvdlGroup("advdl", help=HELP, context_settings={"help_option_names": ["-h", "--help"]},
                        no_args_is_help=True)
     click.version_option(__version__, prog_name="advdl")(group)
     for command in (listing.list_command, listing.info_command, run.run_group, evaluate.eval_command,
                     export.export_command, images.sample_command, images.translate_command, images.score_command,
-                    compare.compare_command, sweep.sweep_command):
+                    compare.compare_command, sweep.sweep_command, system.system_command):
         group.add_command(command)
     return group
 

@@ -91,6 +91,8 @@ class DatasetRunner(Runner):
         if loaded.note and dataset is None:  # a caller that passes the dataset has reported its note already
             print(f"advdl: {run_config.data}: {loaded.note}", file=sys.stderr)
         self.dataset = loaded
+        policy, why = precision_of(model)
+        print(f"advdl: precision {policy} ({why})", file=sys.stderr)
         self.prepare_model(model, run_config, run_dir, **given)
         return DataTrainer(model, loaded, run_config, run_dir, progress, callbacks, strategy)
 
@@ -110,6 +112,7 @@ class DatasetRunner(Runner):
             "train_images": len(dataset.x_train), "test_images": len(dataset.x_test),
             "data_source": dataset.source, "data_note": dataset.note,
             "parameters": model.count_params(), "strategy": run_config.strategy, "replicas": trainer.replicas,
+            "precision": dict(zip(("policy", "why"), precision_of(model))),
             "wall_seconds": round(trainer.wall_seconds(), 3),
             "images_per_second": round(trainer.images_per_second(), 1),
             "history": trainer.history, "model": model.model_file,
@@ -171,3 +174,9 @@ class DatasetRunner(Runner):
 
     def curve_axes(self, summary):
         return "epoch", next(iter(summary.get("final", {})), "metric"), None
+
+
+def precision_of(model):
+    """(Keras dtype policy, why) a model computes in: its ``precision`` attribute, else float32."""
+    precision = getattr(model, "precision", None)
+    return tuple(precision) if precision else ("float32", "the model's own")

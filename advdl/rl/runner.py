@@ -114,6 +114,7 @@ class EnvRunner(Runner):
             "episodes_to_solve": trainer.solved_episode,
             "evaluations": trainer.evaluations,
             "model": agent.model_file,
+            "precision": {"policy": "float32", "why": "RL networks act through a float32 numpy forward pass"},
             "versions": versions(),
         }
         steps, episode_returns = read_columns(run_dir / "episodes.csv", "env_steps", "return")

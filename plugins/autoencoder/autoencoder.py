@@ -22,6 +22,7 @@ from advdl.api import (
     Model,
     as_rgb,
     import_tensorflow,
+    jit_compile,
     load_weights,
     replica_gradients,
 )
@@ -86,7 +87,7 @@ class Autoencoder(Model):
         self.optimizer = keras.optimizers.Adam(c.learning_rate)
         self.optimizer.build(self.network.trainable_variables)
         self.rng = tf.random.Generator.from_seed(seed)
-        self._train = tf.function(self.train_graph)
+        self._train = tf.function(self.train_graph, jit_compile=jit_compile("autoencoder_step"))  # per device
         self._reconstruct = tf.function(lambda x: self.network(x, training=False))
         self._encode = tf.function(lambda x: self.encoder(x, training=False))
         self._decode = tf.function(lambda z: self.decoder(z, training=False))

@@ -11,7 +11,7 @@ The held-out ELBO is -(reconstruction + KL) with beta = 1, one fixed draw of eps
 
 import numpy as np
 
-from advdl.api import DataError, ExportPart, Model, class_input, import_tensorflow, load_weights, replica_gradients
+from advdl.api import DataError, ExportPart, Model, class_input, import_tensorflow, jit_compile, load_weights, replica_gradients
 
 from .autoencoder import EVAL_BATCH, FIGURE_IMAGES
 
@@ -72,7 +72,7 @@ class VAE(Model):
         self.optimizer = keras.optimizers.Adam(c.learning_rate)
         self.optimizer.build(self.train_variables)
         self.rng = tf.random.Generator.from_seed(seed)
-        self._train = tf.function(self.train_graph)
+        self._train = tf.function(self.train_graph, jit_compile=jit_compile("autoencoder_step"))  # per device
         self._losses = tf.function(self._loss_terms)
         self._decode = tf.function(lambda z, y: tf.sigmoid(self.decoder(self._with_label(z, y), training=False)))
         self._encode = tf.function(lambda x, y: self.encoder(self._with_label(x, y), training=False))

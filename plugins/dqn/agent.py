@@ -21,6 +21,7 @@ from advdl.api import (
     argmax,
     check_networks,
     import_tensorflow,
+    jit_compile,
     mlp_parameters,
     torso_layers,
     torso_parameters,
@@ -73,7 +74,8 @@ class DQNAgent(Agent):
         self.optimizer.build(self.q.trainable_variables)
         self.updates = tf.Variable(0, dtype=tf.int64, trainable=False)
         # XLA's CPU convolutions ran 3x slower than TensorFlow's own kernels: a CNN torso trains unfused
-        self._fused_train = tf.function(self._train_rounds, jit_compile=not self.encoder.image)
+        self._fused_train = tf.function(  # XLA per device: its CPU convolutions are slow
+            self._train_rounds, jit_compile=jit_compile("rl_cnn_update" if self.encoder.image else "rl_update"))
         # acting through a CNN: XLA halves a small image's forward pass (and ties the Nature CNN's)
         self._q_graph = tf.function(self.q, jit_compile=True, reduce_retracing=True) if self.encoder.image else None
         self.rng = np.random.default_rng(seed)

@@ -7,8 +7,13 @@ from advdl.api import MAX_WIDTH, AlgorithmSpec, ConfigError, hookimpl, option
 
 MAX_CRITIC_STEPS = 100  # each is unrolled into the compiled step (WGAN: 5, and 100 in its first generator steps)
 
-PRECISION_HELP = ("bfloat16: Keras mixed_bfloat16 (bfloat16 arithmetic, float32 weights and losses); auto: bfloat16 "
-                  "on a CPU with native bfloat16 instructions (avx512_bf16, AMX) and no GPU, float32 elsewhere.")
+PRECISION_HELP = ("bfloat16: Keras mixed_bfloat16 (bfloat16 arithmetic, float32 weights and losses); mixed_float16: "
+                  "float16 arithmetic with loss scaling (both optimizers); auto: bfloat16 on GPUs of compute "
+                  "capability 8.0+ and on a CPU with native bfloat16 (avx512_bf16, AMX), mixed_float16 on 7.x GPUs, "
+                  "float32 elsewhere (advdl system shows the choice).")
+STAGED_PRECISION_HELP = ("bfloat16: Keras mixed_bfloat16 (bfloat16 arithmetic, float32 weights and losses); auto: "
+                         "bfloat16 where the machine has it natively (advdl system), else float32 (this model has no "
+                         "loss scaling: auto's mixed_float16 becomes float32).")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,7 +34,7 @@ class GANConfig:
     gradient_penalty: float = option(0.0, "WGAN-GP: weight of (|grad D(x_mix)| - 1)^2 at images mixed from real and "
                                           "fake by a uniform(0, 1) share per sample (use with clip_value=none; "
                                           "Gulrajani et al. use 10).", low=0)
-    precision: Literal["auto", "float32", "bfloat16"] = option("auto", PRECISION_HELP)
+    precision: Literal["auto", "float32", "bfloat16", "mixed_float16"] = option("auto", PRECISION_HELP)
     sample_every: int = option(5, "Write a fixed-noise sample grid every N epochs (and at the end).", low=1)
 
 
@@ -91,7 +96,7 @@ class StackedGANConfig:
     entropy_weight: float = option(10.0, "Weight of the entropy loss: each discriminator must read the noise back "
                                          "from a fake.", low=0)
     adversarial_weight: float = option(1.0, "Weight of the adversarial loss.", above=0)
-    precision: Literal["auto", "float32", "bfloat16"] = option("auto", PRECISION_HELP)
+    precision: Literal["auto", "float32", "bfloat16"] = option("auto", STAGED_PRECISION_HELP)
     sample_every: int = option(5, "Write a fixed-noise sample grid every N epochs (and at the end).", low=1)
 
 
@@ -108,7 +113,7 @@ class CycleGANConfig:
     cycle_weight: float = option(10.0, "Weight of the cycle-consistency loss |F(G(a)) - a| + |G(F(b)) - b|.", low=0)
     identity_weight: float = option(0.0, "Weight of the identity loss |G(b) - b| + |F(a) - a| (domains with equal "
                                          "channels; the CycleGAN paper uses half the cycle weight).", low=0)
-    precision: Literal["auto", "float32", "bfloat16"] = option("auto", PRECISION_HELP)
+    precision: Literal["auto", "float32", "bfloat16"] = option("auto", STAGED_PRECISION_HELP)
     sample_every: int = option(5, "Write a translation grid of held-out images every N epochs (and at the end).",
                                low=1)
 

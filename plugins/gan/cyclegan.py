@@ -88,7 +88,7 @@ class CycleGAN(GAN):
         pass  # any image size: the U-Net pads to a multiple of 8
 
     def __init__(self, config, data_info, *, seed, total_steps, domain_b):  # not GAN's: other networks, shared methods
-        from advdl.api import import_tensorflow, use_bfloat16
+        from advdl.api import import_tensorflow, jit_compile, resolve_precision
 
         self.config, self.data_info, self.seed, self.total_steps = config, data_info, seed, total_steps
         c, shape_a = config, tuple(data_info.image_shape)
@@ -98,7 +98,10 @@ class CycleGAN(GAN):
             raise DataError(f"identity_weight needs domains with the same channels: {data_info.name} has "
                             f"{shape_a[-1]}, {c.data_b} {shape_b[-1]}")
         tf, keras = import_tensorflow(seed=seed)
-        dtype = "mixed_bfloat16" if use_bfloat16(c.precision) else "float32"
+        policy, why = resolve_precision(c.precision)
+        if policy == "mixed_float16":  # no loss scaling in this model's steps
+            policy, why = "float32", f"{why}; without loss scaling here: float32"
+        self.precision, dtype = (policy, why), policy
         self.generator = unet(keras, shape_a, shape_b[-1], c.filters, dtype, "generator_ab")  # G: A -> B
         self.generator_ba = unet(keras, shape_b, shape_a[-1], c.filters, dtype, "generator_ba")  # F: B -> A
         self.discriminator_a = patch_discriminator(keras, shape_a, c.filters, dtype, "discriminator_a")
@@ -111,7 +114,7 @@ class CycleGAN(GAN):
         self.d_optimizer.build(self.d_variables)
         self.b_drawn = 0  # domain B images handed out so far: with the seed, fixes the next batch
         self._b_order = (None, None)
-        self._train = tf.function(self._train_graph)
+        self._train = tf.function(self._train_graph, jit_compile=jit_compile("gan_step"))
         self._translate = {"a2b": tf.function(lambda x: self.generator(x, training=False)),
                            "b2a": tf.function(lambda x: self.generator_ba(x, training=False))}
         self.scorer, self.scorer_for, self.run_dir = None, None, None  # set by the run before training

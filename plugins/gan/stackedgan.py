@@ -78,12 +78,15 @@ class StackedGAN(GAN):
     conditional = True
 
     def __init__(self, config, data_info, *, seed, total_steps):  # not GAN's: other networks, shared methods
-        from advdl.api import import_tensorflow, use_bfloat16
+        from advdl.api import import_tensorflow, jit_compile, resolve_precision
 
         self.config, self.data_info, self.seed, self.total_steps = config, data_info, seed, total_steps
         tf, keras = import_tensorflow(seed=seed)
         c, shape, self.classes = config, data_info.image_shape, data_info.num_classes
-        dtype = "mixed_bfloat16" if use_bfloat16(c.precision) else "float32"
+        policy, why = resolve_precision(c.precision)
+        if policy == "mixed_float16":  # no loss scaling in this model's steps
+            policy, why = "float32", f"{why}; without loss scaling here: float32"
+        self.precision, dtype = (policy, why), policy
         self.encoder0, self.encoder1 = encoder(keras, shape, c.feature_dim, self.classes)
         self.generator1 = feature_generator(keras, self.classes, c.noise_dim, c.feature_dim, dtype)
         self.generator0 = generator(keras, c.feature_dim + c.noise_dim, 0, shape, dtype)
@@ -101,7 +104,7 @@ class StackedGAN(GAN):
             optimizer.build(variables)
         self.rng = tf.random.Generator.from_seed(seed)
         self._train_encoder = tf.function(self._encoder_graph)
-        self._train = tf.function(self._train_graph)
+        self._train = tf.function(self._train_graph, jit_compile=jit_compile("gan_step"))
         self._generate = tf.function(lambda *inputs: self.generator(list(inputs), training=False))
         self._encode = tf.function(lambda images: self.encoder1(self.encoder0(images, training=False), training=False))
         fixed = np.random.default_rng(seed + 1)

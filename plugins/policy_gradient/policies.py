@@ -32,6 +32,7 @@ from advdl.api import (
     argmax,
     check_networks,
     import_tensorflow,
+    jit_compile,
     mlp_parameters,
     torso_layers,
     torso_parameters,
@@ -133,7 +134,8 @@ class PolicyGradientAgent(Agent):
             self._critic_graph = tf.function(self.critic, jit_compile=True, reduce_retracing=True)
         self._weight_shapes = [tuple(w.shape) for w in self._acting_weights]
         self._weight_splits = np.cumsum([int(np.prod(shape)) for shape in self._weight_shapes])[:-1]
-        self._update = tf.function(self._update_graph, jit_compile=not self.image)  # XLA: slow CPU convolutions
+        self._update = tf.function(  # XLA per device: its CPU convolutions are slow
+            self._update_graph, jit_compile=jit_compile("rl_cnn_update" if self.image else "rl_update"))
         self._compiled = {}  # rows -> concrete function: calling it skips tf.function's dispatch
         self.sde_noise, self.sde_steps = None, 0
         self.env_steps = 0

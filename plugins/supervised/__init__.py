@@ -21,6 +21,10 @@ class ClassifierConfig:
     augment_shift: float = option(0.0, "Random shifts of training images by up to this fraction of their size "
                                        "(0: none; the book's CIFAR-10 augmentation uses 0.1).", low=0, below=0.5)
     augment_flip: bool = option(False, "Random horizontal flips of training images (CIFAR-10; not for digits).")
+    precision: Literal["auto", "float32", "bfloat16", "mixed_float16"] = option(
+        "auto", "bfloat16: Keras mixed_bfloat16 (float32 weights and softmax); mixed_float16: float16 arithmetic "
+                "with loss scaling; auto: bfloat16 on GPUs of compute capability 8.0+, mixed_float16 on 7.x, "
+                "float32 on older GPUs and on every CPU (advdl system shows the choice).")
 
 
 @dataclass(frozen=True, kw_only=True)

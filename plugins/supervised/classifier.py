@@ -7,7 +7,16 @@ the step, the book's step learning-rate schedule.
 
 import numpy as np
 
-from advdl.api import CheckpointError, ExportPart, Model, confusion_matrix, import_tensorflow, replica_gradients
+from advdl.api import (
+    CheckpointError,
+    ExportPart,
+    Model,
+    confusion_matrix,
+    import_tensorflow,
+    optimizer_for,
+    replica_gradients,
+    resolve_precision,
+)
 
 from . import check_image_shape
 
@@ -31,12 +40,18 @@ class Classifier(Model):
         tf, keras = import_tensorflow(seed=seed)
         from .networks import build
 
-        self.network = build(config, data_info.image_shape, data_info.num_classes)
-        self.optimizer = {
+        self.precision = resolve_precision(config.precision, cpu_bfloat16=False)  # (Keras dtype policy, why)
+        previous = keras.config.dtype_policy()
+        keras.config.set_dtype_policy(self.precision[0])  # the layers built now compute in it (the softmax: float32)
+        try:
+            self.network = build(config, data_info.image_shape, data_info.num_classes)
+        finally:
+            keras.config.set_dtype_policy(previous)
+        self.optimizer = optimizer_for(keras, {
             "adam": lambda: keras.optimizers.Adam(config.learning_rate),
             "sgd": lambda: keras.optimizers.SGD(config.learning_rate, momentum=0.9),
             "rmsprop": lambda: keras.optimizers.RMSprop(config.learning_rate),
-        }[config.optimizer]()
+        }[config.optimizer](), self.precision[0])
         self.optimizer.build(self.network.trainable_variables)
         self.augment_rng = tf.random.Generator.from_seed(seed)
         # no XLA: it has no deterministic max-pooling gradient, and runs are reproducible
@@ -78,6 +93,8 @@ class Classifier(Model):
             # the loss function, not a keras.losses.Loss object: those scale by 1 / replicas under tf.distribute
             loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(labels, probs))
             total = loss + tf.add_n(self.network.losses) if self.network.losses else loss
+            # the identity but under mixed_float16, whose LossScaleOptimizer unscales the gradients in apply
+            total = self.optimizer.scale_loss(total)
         grads = replica_gradients(tape.gradient(total, self.network.trainable_variables))
         self.optimizer.apply(grads, self.network.trainable_variables)
         accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(probs, 1), labels), tf.float32))

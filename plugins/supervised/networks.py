@@ -13,7 +13,7 @@ def mlp(c, shape, classes):
     for units in c.hidden_sizes:
         x = layers.Dense(units, activation="relu")(x)
         x = layers.Dropout(c.dropout)(x)
-    return keras.Model(inputs, layers.Dense(classes, activation="softmax")(x), name="mlp")
+    return keras.Model(inputs, layers.Dense(classes, activation="softmax", dtype="float32")(x), name="mlp")
 
 
 def cnn(c, shape, classes):
@@ -23,7 +23,7 @@ def cnn(c, shape, classes):
         if i < c.conv_layers - 1:
             x = layers.MaxPooling2D(2)(x)
     x = layers.Dropout(c.dropout)(layers.Flatten()(x))
-    return keras.Model(inputs, layers.Dense(classes, activation="softmax")(x), name="cnn")
+    return keras.Model(inputs, layers.Dense(classes, activation="softmax", dtype="float32")(x), name="cnn")
 
 
 def rnn(c, shape, classes):
@@ -31,7 +31,7 @@ def rnn(c, shape, classes):
     rows = layers.Reshape((shape[0], shape[1] * shape[2]))(inputs)  # one time step per image row
     cell = {"simple": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}[c.cell]
     x = cell(c.units, dropout=c.dropout)(rows)
-    return keras.Model(inputs, layers.Dense(classes, activation="softmax")(x), name="rnn")
+    return keras.Model(inputs, layers.Dense(classes, activation="softmax", dtype="float32")(x), name="rnn")
 
 
 def ynet(c, shape, classes):
@@ -47,7 +47,7 @@ def ynet(c, shape, classes):
             filters *= 2
         branches.append(x)
     x = layers.Dropout(c.dropout)(layers.Flatten()(layers.concatenate(branches)))
-    return keras.Model(inputs, layers.Dense(classes, activation="softmax")(x), name="ynet")
+    return keras.Model(inputs, layers.Dense(classes, activation="softmax", dtype="float32")(x), name="ynet")
 
 
 # -- ResNet (He et al.; the book's chapter 2) ----------------------------------------------------------
@@ -77,7 +77,7 @@ def resnet_v1(depth, shape, classes):
             x = layers.Activation("relu")(layers.add([x, y]))
         filters *= 2
     x = layers.Flatten()(layers.AveragePooling2D(8)(x))
-    outputs = layers.Dense(classes, activation="softmax", kernel_initializer="he_normal")(x)
+    outputs = layers.Dense(classes, activation="softmax", kernel_initializer="he_normal", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=f"resnet{depth}_v1")
 
 
@@ -107,7 +107,7 @@ def resnet_v2(depth, shape, classes):
         filters_in = filters_out
     x = layers.Activation("relu")(layers.BatchNormalization()(x))
     x = layers.Flatten()(layers.AveragePooling2D(8)(x))
-    outputs = layers.Dense(classes, activation="softmax", kernel_initializer="he_normal")(x)
+    outputs = layers.Dense(classes, activation="softmax", kernel_initializer="he_normal", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=f"resnet{depth}_v2")
 
 
@@ -138,7 +138,7 @@ def densenet(c, shape, classes):
             y = layers.Conv2D(filters, 1, padding="same", kernel_initializer="he_normal")(y)
             x = layers.AveragePooling2D(2)(y)
     x = layers.Flatten()(layers.AveragePooling2D(x.shape[1])(x))
-    outputs = layers.Dense(classes, activation="softmax", kernel_initializer="he_normal")(x)
+    outputs = layers.Dense(classes, activation="softmax", kernel_initializer="he_normal", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=f"densenet_bc_{c.depth}_{c.growth_rate}")
 
 
