@@ -513,3 +513,33 @@ def test_cyclegan_scores_its_second_domain_as_it_holds_it(tmp_path):
     model.scorer, model.scorer_for = scorer_for(dataset), scorer_for
     result = model.evaluate(dataset.x_test[:40], dataset.y_test[:40])
     assert asked == [(28, 28, 1), (28, 28, 3)] and "a2b_frechet_distance" in result
+
+
+def test_keep_best_prefers_lower_distances_and_higher_accuracies_ties_to_the_later_epoch():
+    from advdl.datasets.trainer import improves
+
+    def kept(metric, scores):
+        best = None
+        for epoch, value in enumerate(scores, 1):
+            if improves(metric, value, best and best[1]):
+                best = (epoch, value)
+        return best
+
+    assert kept("frechet_distance", [100.0, 80.0, 90.0, 70.0, 75.0]) == (4, 70.0)
+    assert kept("label_accuracy", [0.5, 0.7, 0.7, 0.6]) == (3, 0.7)
+    assert kept("code_accuracy", [float("nan"), 0.2, 0.1]) == (2, 0.2)  # a NaN score is never kept
+    assert kept("frechet_distance", [None, 50.0]) == (2, 50.0)
+
+
+@pytest.mark.slow
+def test_keep_best_keeps_the_epoch_with_the_best_held_out_score(tmp_path, cli):
+    out = tmp_path / "run"
+    summary = run_algorithm("dcgan", "synthetic_mnist", out, epochs=4, batch_size=50, keep_best="frechet_distance")
+    held_out = [row["frechet_distance"] for row in summary["history"]]  # scored on the held-out training images
+    best = max(i for i, v in enumerate(held_out) if v == min(held_out)) + 1
+    assert summary["kept_best"]["epoch"] == best
+    assert summary["kept_best"]["frechet_distance"] == pytest.approx(min(held_out))
+    assert summary["train_images"] == 1000  # 2,000 synthetic training images, 1,000 held out
+    assert summary["frechet_distance"] != summary["kept_best"]["frechet_distance"]  # the final: the test split
+    assert_user_error(cli("run", "dcgan", "--data", "synthetic_mnist", "--epochs", 1, "--set",
+                          "keep_best=code_accuracy", "--out", tmp_path / "x"), "keep_best=code_accuracy")

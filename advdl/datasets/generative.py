@@ -15,6 +15,7 @@ from advdl.api.errors import ConfigError
 from advdl.datasets.runner import DatasetRunner
 
 SCORER_EPOCHS = 20  # the cnn: 99.0% test accuracy on the offline MNIST split
+HELD_OUT_MIN = 1000  # keep_best: held-out training images scored every epoch (a Frechet distance needs many)
 SCORER_SHIFT = 0.1  # its augmentation, where the classifier has one (augment_shift)
 
 
@@ -73,6 +74,30 @@ class GenerativeRunner(DatasetRunner):
         model.run_dir = run_dir
         if model.scored:
             self.hand_scorers(model, run_config, self.dataset)
+
+    def training_split(self, dataset, run_config, model):
+        """With keep_best: the last 10% of the training images (at least 1,000, at most half) held out of
+        training, scored every epoch to choose the epoch kept; the test split is kept for the final score, so
+        the reported number is not the one the choice was made on."""
+        if run_config.keep_best == "none":
+            return dataset
+        if run_config.keep_best not in model.test_metric_names:
+            raise ConfigError(f"keep_best={run_config.keep_best}: {self.spec.name} scores "
+                              f"{', '.join(model.test_metric_names)} every epoch, not {run_config.keep_best}")
+        held = min(len(dataset.x_train) // 2, max(HELD_OUT_MIN, len(dataset.x_train) // 10))
+        from dataclasses import replace
+
+        return replace(dataset, x_train=dataset.x_train[:-held], y_train=dataset.y_train[:-held],
+                       x_test=dataset.x_train[-held:], y_test=dataset.y_train[-held:])
+
+    def final_metrics(self, trainer, model):
+        if trainer.keep_best == "none":
+            return super().final_metrics(trainer, model)
+        kept = trainer.restore_best()
+        test = model.evaluate(self.dataset.x_test, self.dataset.y_test)
+        held = len(trainer.data.x_test)
+        return ({name: test[name] for name in model.test_metric_names if name in test},
+                kept and kept | {"scored_on": f"{held} held-out training images"})
 
     def score(self, run_dir, run_config, algo_config, n=1000, seed=0):
         """Scores of ``n`` samples against the held-out images, with the real-data floor."""

@@ -94,7 +94,17 @@ class DatasetRunner(Runner):
         policy, why = precision_of(model)
         print(f"advdl: precision {policy} ({why})", file=sys.stderr)
         self.prepare_model(model, run_config, run_dir, **given)
-        return DataTrainer(model, loaded, run_config, run_dir, progress, callbacks, strategy)
+        return DataTrainer(model, self.training_split(loaded, run_config, model), run_config, run_dir, progress,
+                           callbacks, strategy)
+
+    def training_split(self, dataset, run_config, model):
+        """The dataset the trainer trains on and evaluates every epoch (its test split): the run's own here."""
+        return dataset
+
+    def final_metrics(self, trainer, model):
+        """(the test metrics the summary reports, the kept epoch or None): the last epoch's evaluation here."""
+        last = trainer.history[-1]
+        return {name: last[name] for name in model.test_metric_names if name in last}, None
 
     def prepare_model(self, model, run_config, run_dir, **given):
         """What the model gets before training besides its constructor's arguments (generative: scorers)."""
@@ -103,19 +113,18 @@ class DatasetRunner(Runner):
         from advdl.api.plots import epoch_curves
 
         model, dataset = trainer.model, self.dataset
+        test, kept = self.final_metrics(trainer, model)  # (keep_best restores the kept epoch's weights first)
         runfolder.write_staged(run_dir, lambda stage: model.save_model(stage / model.model_file))
-        last = trainer.history[-1]  # the last epoch's evaluation
-        test = {name: last[name] for name in model.test_metric_names if name in last}
         summary = {
             "algorithm": self.spec.name, "data": run_config.data, "seed": run_config.seed, "preset": preset,
             **test, "final": test, "epochs": run_config.epochs, "steps": trainer.step,
-            "train_images": len(dataset.x_train), "test_images": len(dataset.x_test),
+            "train_images": len(trainer.data.x_train), "test_images": len(dataset.x_test),
             "data_source": dataset.source, "data_note": dataset.note,
             "parameters": model.count_params(), "strategy": run_config.strategy, "replicas": trainer.replicas,
             "precision": dict(zip(("policy", "why"), precision_of(model))),
             "wall_seconds": round(trainer.wall_seconds(), 3),
             "images_per_second": round(trainer.images_per_second(), 1),
-            "history": trainer.history, "model": model.model_file,
+            "history": trainer.history, "model": model.model_file, "kept_best": kept,
             "versions": versions(),
         }
         epoch_curves(run_dir / "learning_curves.png", trainer.history, model.metric_names, model.test_metric_names,

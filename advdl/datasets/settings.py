@@ -49,3 +49,8 @@ class GenerativeRunConfig(DataRunConfig):
 
     scorer: str = option("cnn", "The classifier (a supervised algorithm) trained once per dataset whose features "
                                 "and class probabilities score the generated images.")
+    keep_best: typing.Literal["none", "frechet_distance", "label_accuracy", "code_accuracy"] = option(
+        "none", "End with the weights of the epoch whose score on a held-out split of the training images (10%, at "
+                "least 1,000, not trained on) was best: frechet_distance (lowest), label_accuracy or code_accuracy "
+                "(highest); the final scores are then on the test split. none: the last epoch's weights, scored on "
+                "the test split every epoch.")

@@ -28,6 +28,19 @@ def check_state(state, path):
     sc.check(state, STATE_SCHEMA, path)
 
 
+LOWER_IS_BETTER = ("distance", "error", "loss", "mse", "kid")
+
+
+def improves(metric, value, best):
+    """Whether ``value`` of ``metric`` is at least as good as ``best`` (None: nothing kept yet); distances,
+    errors and losses are better lower, the rest higher; a tie goes to the later epoch."""
+    if value is None or value != value:
+        return False
+    if best is None:
+        return True
+    return value <= best if any(word in metric for word in LOWER_IS_BETTER) else value >= best
+
+
 class DataTrainer(Loop):
     UNIT = "batch"
 
@@ -48,6 +61,8 @@ class DataTrainer(Loop):
         self.train_seconds = 0.0  # inside train_step calls only (the images/s figure)
         self.epoch_sums, self.epoch_count = {}, 0  # since the epoch began
         self.history = []  # one row per epoch (and one for an epoch a callback ended part way)
+        self.keep_best = getattr(run_config, "keep_best", "none")
+        self.best = None  # with keep_best: {"epoch", "value", "model": the model's state} of the best epoch
 
     def _step(self, images, labels):
         """One training step; a batch whose activations do not fit in memory is one line naming batch_size."""
@@ -111,6 +126,9 @@ class DataTrainer(Loop):
                **{k: v / max(self.epoch_count, 1) for k, v in self.epoch_sums.items()}, **test}
         self.epoch_sums, self.epoch_count = {}, 0
         self.history.append(row)
+        if self.keep_best != "none" and improves(self.keep_best, row.get(self.keep_best),
+                                                 self.best and self.best["value"]):
+            self.best = {"epoch": epoch + 1, "value": float(row[self.keep_best]), "model": self.model.get_state()}
         self.logs["epochs.csv"].write(row)
         self.tensorboard.scalars({f"epoch/{k}": v for k, v in row.items() if k not in ("epoch", "step")}, self.step)
         progress.write(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v:.4g}" for k, v in test.items()))
@@ -140,7 +158,7 @@ class DataTrainer(Loop):
         return {"step": self.step, "wall_seconds": self.wall_seconds(), "train_seconds": self.train_seconds,
                 "model": self.model.get_state(), "metric_sums": dict(self.metric_sums),
                 "metric_count": self.metric_count, "epoch_sums": dict(self.epoch_sums),
-                "epoch_count": self.epoch_count, "history": list(self.history)}
+                "epoch_count": self.epoch_count, "history": list(self.history), "best": self.best}
 
     def load_state(self, state):
         full_epochs = min(state["step"], self.total_steps) // self.batches_per_epoch
@@ -154,3 +172,14 @@ class DataTrainer(Loop):
         self.metric_sums, self.metric_count = state["metric_sums"], state["metric_count"]
         self.epoch_sums, self.epoch_count = state["epoch_sums"], state["epoch_count"]
         self.history = state["history"]
+        best = state.get("best")  # a checkpoint of a run without keep_best (or of an earlier version): none
+        if best is not None and not sc.record({"epoch": sc.count, "value": sc.number, "model": sc.anything})(best):
+            raise ValueError("its kept best epoch is malformed")
+        self.best = best
+
+    def restore_best(self):
+        """With keep_best: the model set to the best epoch's state; ({"epoch", metric: value} or None)."""
+        if self.best is None:
+            return None
+        self.model.set_state(self.best["model"])
+        return {"epoch": self.best["epoch"], self.keep_best: self.best["value"]}
