@@ -4,7 +4,8 @@
     python benchmarks/gpu.py --smoke    # seconds: every measurement once, tiny (tests/test_devices.py runs it)
 
 1. Train-step throughput (images/s) of each dataset family, three ways on the same network and batch:
-   advdl's compiled train step; the book's style (`train_on_batch` on a compiled Keras model; for the GAN
+   advdl's compiled train step (for the cnn also with the training set kept on the device, each batch
+   gathered there: ``device_data=on``); the book's style (`train_on_batch` on a compiled Keras model; for the GAN
    the book's discriminator + adversarial pair); `model.fit` (classifier, autoencoder) on the same images.
 2. RL env steps/s of `dqn` and `a2c` on CartPole-v1 (their presets), and SB3's DQN/A2C on the same budget
    when the baselines extra is installed (skipped with --smoke).
@@ -60,6 +61,10 @@ def step_throughput(batch, steps):
         "advdl_step": images_per_second(lambda: model.train_step(x, y), batch, steps),
         "train_on_batch": images_per_second(lambda: plain.train_on_batch(xf, y), batch, steps),
         "fit": _fit(plain, xf, y, batch, steps)}
+    x_dev, y_dev = tf.constant(np.concatenate([x] * 4)), tf.constant(np.concatenate([y] * 4))  # device_data=on
+    index = tf.constant(np.arange(batch))
+    rows["supervised (cnn)"]["advdl_step_device_data"] = images_per_second(
+        lambda: model.train_step(tf.gather(x_dev, index), tf.gather(y_dev, index)), batch, steps)
 
     gan = GAN(GANConfig(batch_size=batch), info, seed=0, total_steps=steps)
     g, d = generator(keras, 100, 0, (28, 28, 1)), discriminator(keras, (28, 28, 1), 0, False)

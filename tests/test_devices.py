@@ -66,3 +66,17 @@ def test_the_classifier_trains_in_every_precision_with_a_float32_softmax(precisi
     assert probs.dtype == np.float32 and np.allclose(probs.sum(axis=1), 1.0, atol=1e-3)
     # the global policy is back to float32 for whatever is built next
     assert keras.config.dtype_policy().name == "float32"
+
+
+@pytest.mark.parametrize("name", ["cnn", "autoencoder"])
+def test_device_resident_batches_train_to_the_same_numbers(tmp_path, name):
+    """device_data=on (the training set as tensors, each batch gathered there; what auto does on a GPU) trains
+    exactly as the numpy batches do."""
+    from advdl.testing import run_algorithm
+
+    runs = [run_algorithm(name, "synthetic_mnist", tmp_path / mode, epochs=1, batch_size=256, device_data=mode)
+            for mode in ("on", "off")]
+    def numbers(summary):
+        return {k: v for k, v in summary["history"][0].items() if "seconds" not in k and "per_second" not in k}
+
+    assert numbers(runs[0]) == numbers(runs[1])

@@ -215,6 +215,10 @@ class Model(ABC, metaclass=StateRequired):
     def train_step(self, images, labels):
         """One optimisation step on a batch; return ``{metric: float}``."""
 
+    #: True when ``train_step`` also takes TensorFlow tensors (uint8 images, int64 labels): the core may then keep
+    #: the training set on the device and gather each batch there (the ``device_data`` run setting)
+    device_batches: ClassVar[bool] = False
+
     #: True when ``train_graph`` is written for tf.distribute (runs with --strategy mirrored or multiworker)
     distributable: ClassVar[bool] = False
 

@@ -31,6 +31,10 @@ class DataRunConfig:
     strategy: typing.Literal["default", "mirrored", "multiworker"] = option(
         "default", "tf.distribute strategy: default (one device), mirrored (the GPUs of this machine, or the CPU "
                    "split into --replicas devices), multiworker (the workers TF_CONFIG names).")
+    device_data: typing.Literal["auto", "on", "off"] = option(
+        "auto", "Keep the training images on the device and gather each batch there (no host-to-device copy of the "
+                "images per step): auto does so on a GPU when they fit in a quarter of its memory and the model "
+                "takes tensor batches; on forces it (also on a CPU); off copies each batch from numpy.")
     replicas: int = option(0, "mirrored: replicas (0: one per GPU, or 1 without GPUs; without GPUs the CPU is "
                               "split into this many logical devices).", low=0, high=MAX_REPLICAS)
 

@@ -28,6 +28,29 @@ def check_state(state, path):
     sc.check(state, STATE_SCHEMA, path)
 
 
+DEVICE_SHARE = 0.25  # device_data=auto: the training set may take this share of the GPU's memory
+DEVICE_BYTES_UNKNOWN = 2**30  # ... or this much when the GPU's memory is unknown
+
+
+def device_resident(run_config, model, dataset, strategy):
+    """The training images and labels as tensors on the device (GPU if any) when ``device_data`` asks for it
+    (auto: a GPU, no strategy, a model that takes tensor batches, a training set that fits); else None."""
+    setting = getattr(run_config, "device_data", "off")
+    if setting == "off" or strategy is not None or not getattr(model, "device_batches", False):
+        return None
+    from advdl.api.devices import gpus
+
+    found = gpus()
+    if setting == "auto":
+        room = found and (found[0].memory_bytes * DEVICE_SHARE if found[0].memory_bytes else DEVICE_BYTES_UNKNOWN)
+        if not found or dataset.x_train.nbytes > room:
+            return None
+    import tensorflow as tf
+
+    with tf.device("/GPU:0" if found else "/CPU:0"):
+        return tf.constant(dataset.x_train), tf.constant(dataset.y_train)
+
+
 LOWER_IS_BETTER = ("distance", "error", "loss", "mse", "kid")
 
 
@@ -61,6 +84,7 @@ class DataTrainer(Loop):
         self.train_seconds = 0.0  # inside train_step calls only (the images/s figure)
         self.epoch_sums, self.epoch_count = {}, 0  # since the epoch began
         self.history = []  # one row per epoch (and one for an epoch a callback ended part way)
+        self.on_device = device_resident(run_config, model, dataset, strategy)  # (images, labels) tensors or None
         self.keep_best = getattr(run_config, "keep_best", "none")
         self.best = None  # with keep_best: {"epoch", "value", "model": the model's state} of the best epoch
 
@@ -93,7 +117,10 @@ class DataTrainer(Loop):
                     self._stop_if_requested()
                     index = order[b * bs:(b + 1) * bs]
                     started = time.perf_counter()
-                    metrics = self._step(x[index], y[index])
+                    if self.on_device is not None:  # gathered on the device: only the indices cross
+                        metrics = self._step(*self._gather(*self.on_device, index))
+                    else:
+                        metrics = self._step(x[index], y[index])
                     self.train_seconds += time.perf_counter() - started
                     self.add_metrics(metrics, self.step + 1)
                     accumulate(self.epoch_sums, metrics)
@@ -176,6 +203,13 @@ class DataTrainer(Loop):
         if best is not None and not sc.record({"epoch": sc.count, "value": sc.number, "model": sc.anything})(best):
             raise ValueError("its kept best epoch is malformed")
         self.best = best
+
+    @staticmethod
+    def _gather(images, labels, index):
+        import tensorflow as tf
+
+        index = tf.constant(index)
+        return tf.gather(images, index), tf.gather(labels, index)
 
     def restore_best(self):
         """With keep_best: the model set to the best epoch's state; ({"epoch", metric: value} or None)."""

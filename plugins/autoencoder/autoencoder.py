@@ -63,6 +63,7 @@ def encoder_decoder(keras, shape, out_channels, filters, latent_dim, in_channels
 
 class Autoencoder(Model):
     distributable = True
+    device_batches = True  # train_step takes tensors: the training set may stay on the device
     model_file = "autoencoder.keras"
     metric_names = ("loss",)
     scored = False  # reconstruction errors need no scoring classifier

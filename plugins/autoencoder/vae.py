@@ -56,6 +56,7 @@ def networks(keras, config, shape, classes):
 
 class VAE(Model):
     distributable = True
+    device_batches = True  # train_step takes tensors: the training set may stay on the device
     model_file = "decoder.keras"
     metric_names = ("loss", "reconstruction", "kl")
     test_metric_names = ("test_elbo", "test_reconstruction", "test_kl", "test_mse", "frechet_distance", "label_accuracy")

@@ -97,6 +97,7 @@ def discriminator(keras, shape, classes, auxiliary, dtype="float32"):
 
 class GAN(Model):
     distributable = True
+    device_batches = True  # train_step takes tensors: the training set may stay on the device
     metric_names = ("d_loss", "g_loss")
     state_names = ("generator", "discriminator", "g_optimizer", "d_optimizer", "rng")  # what a checkpoint holds
     test_metric_names = ("frechet_distance", "label_accuracy")

@@ -31,6 +31,7 @@ def book_learning_rate(initial, epoch):
 
 class Classifier(Model):
     distributable = True
+    device_batches = True  # train_step takes tensors: the training set may stay on the device
     metric_names = ("loss", "accuracy")
     test_metric_names = ("test_loss", "test_accuracy")
 
