@@ -80,3 +80,28 @@ def test_device_resident_batches_train_to_the_same_numbers(tmp_path, name):
         return {k: v for k, v in summary["history"][0].items() if "seconds" not in k and "per_second" not in k}
 
     assert numbers(runs[0]) == numbers(runs[1])
+
+
+@pytest.mark.parametrize("precision, compute", [("bfloat16", "bfloat16"), ("mixed_float16", "float16")])
+@pytest.mark.parametrize("name", ["autoencoder", "vae"])
+def test_autoencoders_train_in_mixed_precision_with_float32_outputs(name, precision, compute):
+    import keras
+    from advdl_plugins.autoencoder import AutoencoderConfig, VAEConfig
+    from advdl_plugins.autoencoder.autoencoder import Autoencoder
+    from advdl_plugins.autoencoder.vae import VAE
+
+    from advdl.api.interfaces import DataInfo
+
+    make = {"autoencoder": lambda: Autoencoder(AutoencoderConfig(precision=precision, batch_size=32),
+                                               DataInfo("x", (28, 28, 1), 10), seed=0, total_steps=4),
+            "vae": lambda: VAE(VAEConfig(precision=precision, batch_size=32, hidden_units=64),
+                               DataInfo("x", (28, 28, 1), 10), seed=0, total_steps=4)}
+    model = make[name]()
+    dense = [layer for layer in model.decoder.layers if isinstance(layer, keras.layers.Dense)]
+    assert {layer.compute_dtype for layer in dense} == {compute}
+    assert all(out.dtype == "float32" for out in model.decoder.outputs + model.encoder.outputs)
+    rng = np.random.default_rng(0)
+    images, labels = rng.integers(0, 255, (32, 28, 28, 1)).astype(np.uint8), rng.integers(0, 10, 32)
+    losses = [model.train_step(images, labels)["loss"] for _ in range(4)]
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0]
+    assert model.evaluate(images, labels) and keras.config.dtype_policy().name == "float32"

@@ -21,7 +21,8 @@ _LAZY = {  # name -> the module of advdl.api that defines it (each imports numpy
     **dict.fromkeys(("as_rgb", "confusion_matrix", "image_grid", "latent_scatter", "line_plot"), "plots"),
     **dict.fromkeys(("code_agreement", "score"), "scoring"),
     **dict.fromkeys(("ExportPart", "argmax", "class_input", "float32_copy"), "export"),
-    **dict.fromkeys(("PRECISIONS", "resolve_precision", "optimizer_for", "jit_compile", "use_bfloat16"), "devices"),
+    **dict.fromkeys(("PRECISIONS", "resolve_precision", "optimizer_for", "jit_compile", "use_bfloat16", "policy_scope",
+                     "float32_outputs"), "devices"),
     **dict.fromkeys(("ObservationEncoder", "flat_space", "is_image_space", "torso_layers", "torso_parameters"),
                     "observations"),
 }
@@ -40,7 +41,7 @@ __all__ = [
     "Dataset", "LUMINANCE", "grey", "resize_images",
     # TensorFlow and memory
     "import_tensorflow", "replica_gradients", "load_weights", "use_bfloat16", "PRECISIONS", "resolve_precision",
-    "optimizer_for", "jit_compile", "check_fits", "check_networks",
+    "optimizer_for", "jit_compile", "policy_scope", "float32_outputs", "check_fits", "check_networks",
     "mlp_parameters",
     # figures and scores
     "as_rgb", "confusion_matrix", "image_grid", "latent_scatter", "line_plot", "code_agreement", "score",

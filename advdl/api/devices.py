@@ -121,3 +121,27 @@ def optimizer_for(keras, optimizer, policy):
     """``optimizer`` wrapped in Keras' LossScaleOptimizer under ``mixed_float16`` (float16's range needs the
     loss scaled up before the gradients and the gradients down after; a non-finite step is skipped)."""
     return keras.optimizers.LossScaleOptimizer(optimizer) if policy == "mixed_float16" else optimizer
+
+
+class policy_scope:
+    """``with policy_scope(keras, policy):`` the layers built inside compute in ``policy`` (Keras' global dtype
+    policy, set back on leaving)."""
+
+    def __init__(self, keras, policy):
+        self.keras, self.policy = keras, policy
+
+    def __enter__(self):
+        self.previous = self.keras.config.dtype_policy()
+        self.keras.config.set_dtype_policy(self.policy)
+
+    def __exit__(self, *exc):
+        self.keras.config.set_dtype_policy(self.previous)
+
+
+def float32_outputs(keras, model):
+    """``model`` (its layers, its weights) with every output cast to float32 by a float32 layer: a mixed-precision
+    network's outputs as float32 code downstream expects them. Unchanged when it computes in float32."""
+    if all(out.dtype == "float32" for out in model.outputs):
+        return model
+    outs = [keras.layers.Activation("linear", dtype="float32")(out) for out in model.outputs]
+    return keras.Model(model.inputs, outs if len(outs) > 1 else outs[0], name=model.name)

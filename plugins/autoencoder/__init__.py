@@ -6,6 +6,10 @@ from typing import Literal
 
 from advdl.api import MAX_WIDTH, AlgorithmSpec, ConfigError, hookimpl, option
 
+PRECISION_HELP = ("bfloat16: Keras mixed_bfloat16 (float32 weights, outputs and losses); mixed_float16: float16 "
+                  "arithmetic with loss scaling; auto: bfloat16 on GPUs of compute capability 8.0+, mixed_float16 on "
+                  "7.x, float32 on older GPUs and on every CPU (advdl system shows the choice).")
+
 
 @dataclass(frozen=True, kw_only=True)
 class AutoencoderConfig:
@@ -18,6 +22,7 @@ class AutoencoderConfig:
     noise_std: float = option(0.0, "... and this standard deviation (0: no corruption; dae: 0.5).", low=0)
     grey_input: bool = option(False, "Feed the network the luminance of colour images; it outputs colour "
                                      "(colorization).")
+    precision: Literal["auto", "float32", "bfloat16", "mixed_float16"] = option("auto", PRECISION_HELP)
 
     def __post_init__(self):
         if not self.filters:
@@ -51,6 +56,7 @@ class VAEConfig:
     conditional: bool = option(False, "One-hot labels into the encoder and the decoder (CVAE).")
     batch_size: int = option(128, "Images per gradient step (the book: 128).", low=1)
     learning_rate: float = option(1e-3, "Adam learning rate.", above=0)
+    precision: Literal["auto", "float32", "bfloat16", "mixed_float16"] = option("auto", PRECISION_HELP)
 
 
 @dataclass(frozen=True, kw_only=True)

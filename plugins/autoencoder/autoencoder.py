@@ -21,10 +21,14 @@ from advdl.api import (
     ExportPart,
     Model,
     as_rgb,
+    float32_outputs,
     import_tensorflow,
     jit_compile,
     load_weights,
+    optimizer_for,
+    policy_scope,
     replica_gradients,
+    resolve_precision,
 )
 
 EVAL_BATCH = 1000
@@ -82,10 +86,13 @@ class Autoencoder(Model):
         self.corrupts = c.noise_std > 0
         self.test_metric_names = ("test_mse",) + (("input_mse",) if self.corrupts or self.colorize else ())
         tf, keras = import_tensorflow(seed=seed)
-        self.encoder, self.decoder = encoder_decoder(keras, shape, shape[-1], c.filters, c.latent_dim,
-                                                     in_channels=1 if self.colorize else None)
+        self.precision = resolve_precision(c.precision, cpu_bfloat16=False)  # (Keras dtype policy, why)
+        with policy_scope(keras, self.precision[0]):
+            encoder, decoder = encoder_decoder(keras, shape, shape[-1], c.filters, c.latent_dim,
+                                               in_channels=1 if self.colorize else None)
+        self.encoder, self.decoder = float32_outputs(keras, encoder), float32_outputs(keras, decoder)
         self.network = keras.Model(self.encoder.inputs, self.decoder(self.encoder.outputs[0]), name="autoencoder")
-        self.optimizer = keras.optimizers.Adam(c.learning_rate)
+        self.optimizer = optimizer_for(keras, keras.optimizers.Adam(c.learning_rate), self.precision[0])
         self.optimizer.build(self.network.trainable_variables)
         self.rng = tf.random.Generator.from_seed(seed)
         self._train = tf.function(self.train_graph, jit_compile=jit_compile("autoencoder_step"))  # per device
@@ -119,8 +126,9 @@ class Autoencoder(Model):
         x = self.inputs(clean)
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(tf.square(self.network(x, training=True) - clean))
+            scaled = self.optimizer.scale_loss(loss)  # the identity but under mixed_float16 (unscaled in apply)
         variables = self.network.trainable_variables
-        self.optimizer.apply(replica_gradients(tape.gradient(loss, variables)), variables)
+        self.optimizer.apply(replica_gradients(tape.gradient(scaled, variables)), variables)
         return {"loss": loss}
 
     # -- evaluation and figures --------------------------------------------------------------------

@@ -11,7 +11,20 @@ The held-out ELBO is -(reconstruction + KL) with beta = 1, one fixed draw of eps
 
 import numpy as np
 
-from advdl.api import DataError, ExportPart, Model, class_input, import_tensorflow, jit_compile, load_weights, replica_gradients
+from advdl.api import (
+    DataError,
+    ExportPart,
+    Model,
+    class_input,
+    float32_outputs,
+    import_tensorflow,
+    jit_compile,
+    load_weights,
+    optimizer_for,
+    policy_scope,
+    replica_gradients,
+    resolve_precision,
+)
 
 from .autoencoder import EVAL_BATCH, FIGURE_IMAGES
 
@@ -68,9 +81,12 @@ class VAE(Model):
             raise DataError(f"the CNN VAE needs image sides divisible by 4, got {shape[0]}x{shape[1]} (try network=mlp)")
         self.conditional, self.classes = c.conditional, data_info.num_classes
         tf, keras = import_tensorflow(seed=seed)
-        self.encoder, self.decoder = networks(keras, c, shape, self.classes)
+        self.precision = resolve_precision(c.precision, cpu_bfloat16=False)  # (Keras dtype policy, why)
+        with policy_scope(keras, self.precision[0]):
+            encoder, decoder = networks(keras, c, shape, self.classes)
+        self.encoder, self.decoder = float32_outputs(keras, encoder), float32_outputs(keras, decoder)
         self.train_variables = self.encoder.trainable_variables + self.decoder.trainable_variables
-        self.optimizer = keras.optimizers.Adam(c.learning_rate)
+        self.optimizer = optimizer_for(keras, keras.optimizers.Adam(c.learning_rate), self.precision[0])
         self.optimizer.build(self.train_variables)
         self.rng = tf.random.Generator.from_seed(seed)
         self._train = tf.function(self.train_graph, jit_compile=jit_compile("autoencoder_step"))  # per device
@@ -115,7 +131,8 @@ class VAE(Model):
         eps = self.rng.normal([tf.shape(x)[0], self.config.latent_dim])
         with tf.GradientTape() as tape:
             loss, reconstruction, kl = self._loss_terms(x, labels, eps, self.config.beta, training=True)
-        self.optimizer.apply(replica_gradients(tape.gradient(loss, self.train_variables)), self.train_variables)
+            scaled = self.optimizer.scale_loss(loss)  # the identity but under mixed_float16 (unscaled in apply)
+        self.optimizer.apply(replica_gradients(tape.gradient(scaled, self.train_variables)), self.train_variables)
         return {"loss": loss, "reconstruction": reconstruction, "kl": kl}
 
     def train_step(self, images, labels):
