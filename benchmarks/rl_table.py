@@ -146,6 +146,8 @@ def main():
     parser.add_argument("--envs", default=",".join(ENVS), help=f"Comma-separated, of: {', '.join(ENVS)} [all].")
     parser.add_argument("--seeds", default="0,1,2", help="Comma-separated seeds [0,1,2].")
     parser.add_argument("--sb3", action="store_true", help="Also run SB3's counterpart (advdl compare) per seed.")
+    parser.add_argument("--sb3-only", action="store_true",
+                        help="Only add SB3's counterpart to cells already run (keeps their advdl results).")
     parser.add_argument("--markdown", action="store_true", help="Only print the README table from the results.")
     args = parser.parse_args()
     cells = load()
@@ -157,7 +159,13 @@ def main():
                     reason = refusal(algorithm, env_id, kwargs)
                     for seed in [int(s) for s in args.seeds.split(",")]:
                         cell = {"algorithm": algorithm, "env": env, "seed": seed}
-                        if reason:
+                        if args.sb3_only:
+                            old = next((c for c in cells if (c["algorithm"], c["env"], c["seed"]) == (algorithm, env, seed)
+                                        and "final_mean" in c), None)
+                            if reason or old is None:
+                                continue
+                            cell = old | {"sb3": run_sb3(algorithm, env_id, kwargs, seed, workdir)}
+                        elif reason:
                             cell["refused"] = reason
                         else:
                             cell |= run_advdl(algorithm, env_id, kwargs, seed, workdir)
