@@ -68,7 +68,7 @@ def test_the_classifier_trains_in_every_precision_with_a_float32_softmax(precisi
     assert keras.config.dtype_policy().name == "float32"
 
 
-@pytest.mark.parametrize("name", ["cnn", "autoencoder"])
+@pytest.mark.parametrize("name", ["cnn", pytest.param("autoencoder", marks=pytest.mark.slow)])  # the 8 minutes
 def test_device_resident_batches_train_to_the_same_numbers(tmp_path, name):
     """device_data=on (the training set as tensors, each batch gathered there; what auto does on a GPU) trains
     exactly as the numpy batches do."""
@@ -82,8 +82,10 @@ def test_device_resident_batches_train_to_the_same_numbers(tmp_path, name):
     assert numbers(runs[0]) == numbers(runs[1])
 
 
-@pytest.mark.parametrize("precision, compute", [("bfloat16", "bfloat16"), ("mixed_float16", "float16")])
-@pytest.mark.parametrize("name", ["autoencoder", "vae"])
+@pytest.mark.parametrize("name, precision, compute", [  # the other two in the slow set (the suite's 8 minutes)
+    ("autoencoder", "bfloat16", "bfloat16"), ("vae", "mixed_float16", "float16"),
+    pytest.param("autoencoder", "mixed_float16", "float16", marks=pytest.mark.slow),
+    pytest.param("vae", "bfloat16", "bfloat16", marks=pytest.mark.slow)])
 def test_autoencoders_train_in_mixed_precision_with_float32_outputs(name, precision, compute):
     import keras
     from advdl_plugins.autoencoder import AutoencoderConfig, VAEConfig

@@ -43,7 +43,7 @@ from advdl.settings.resolve import run_config_class
 from advdl.settings.values import fields_of
 
 # the default suite's budget (under 8 minutes on 2 cores); ADVDL_PROPERTY_EXAMPLES=N tries N of each
-DEFAULT_EXAMPLES = {"set": 40, "config": 300, "names": 200, "grid": 500, "damage": 50, "extremes": 600}
+DEFAULT_EXAMPLES = {"set": 30, "config": 200, "names": 200, "grid": 500, "damage": 50, "extremes": 600}
 DEEP = int(os.environ.get("ADVDL_PROPERTY_EXAMPLES", "0") or 0)
 FRESH = os.environ.get("ADVDL_PROPERTY_RANDOM") == "1"  # other cases each run (a failure prints its example)
 CASES = Counter()  # examples tried per property (and the CLI invocations they made)
