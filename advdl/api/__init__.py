@@ -11,7 +11,7 @@ from advdl.api.errors import AdvdlError, CheckpointError, ConfigError, DataError
 from advdl.api.family import FamilySpec
 from advdl.api.hookspecs import hookimpl
 from advdl.api.memory import check_fits, check_networks, mlp_parameters
-from advdl.api.options import MAX_DEPTH, MAX_WIDTH, check_between, option
+from advdl.api.options import MAX_DEPTH, MAX_WIDTH, check_between, flat_settings, option
 from advdl.api.specs import AlgorithmSpec, Baseline, DatasetSpec, EnvSpec
 
 _LAZY = {  # name -> the module of advdl.api that defines it (each imports numpy)
@@ -30,6 +30,7 @@ _LAZY = {  # name -> the module of advdl.api that defines it (each imports numpy
 __all__ = [
     # registering
     "hookimpl", "AlgorithmSpec", "EnvSpec", "DatasetSpec", "FamilySpec", "Baseline", "option", "check_between",
+    "flat_settings",
     "MAX_WIDTH", "MAX_DEPTH",
     # errors
     "AdvdlError", "ConfigError", "DataError", "EnvSpaceError", "PluginError", "CheckpointError",

@@ -100,3 +100,18 @@ def check_between(config, names, low, high=None):
                 bounds = f"in {low}..{high:,}" if high is not None else f">= {low}"
                 raise ConfigError(f"{name} must be {'made of integers ' if isinstance(value, tuple) else ''}"
                                   f"{bounds}, got {list(value) if isinstance(value, tuple) else value}")
+
+
+def flat_settings(settings):
+    """A run's settings as ``config.yaml`` holds them, flattened for a tracker (TensorBoard's HParams, MLflow):
+    the hyperparameters beside the run settings, each a bool, int, float or str (lists and mappings joined
+    with commas, None as "none")."""
+    flat = {k: v for k, v in settings.items() if k != "hyperparameters"} | dict(settings.get("hyperparameters") or {})
+    values = {}
+    for key, value in flat.items():
+        if isinstance(value, (list, tuple)):
+            value = ",".join(map(str, value))
+        elif isinstance(value, dict):
+            value = ",".join(f"{k}={v}" for k, v in value.items())
+        values[str(key)] = "none" if value is None else value if isinstance(value, (bool, int, float, str)) else str(value)
+    return values

@@ -90,20 +90,6 @@ class TensorBoardWriter(_LogFile):
         self._write(self._event_pb2.Event(wall_time=time.time(), step=int(step), summary=summary))
 
 
-def hparam_values(settings):
-    """A run's settings as HParams values (bool, int, float, str): the hyperparameters beside the run settings,
-    lists joined with commas, None as "none"."""
-    flat = {k: v for k, v in settings.items() if k != "hyperparameters"} | dict(settings.get("hyperparameters") or {})
-    values = {}
-    for key, value in flat.items():
-        if isinstance(value, (list, tuple)):
-            value = ",".join(map(str, value))
-        elif isinstance(value, dict):
-            value = ",".join(f"{k}={v}" for k, v in value.items())
-        values[key] = "none" if value is None else value if isinstance(value, (bool, int, float, str)) else str(value)
-    return values
-
-
 def write_hparams(log_dir, settings, metrics, step):
     """The run's settings (``config.yaml``'s content) and final metrics for TensorBoard's HPARAMS tab: a
     session-start summary and each metric as ``hparams/NAME`` at the last step, in an event file of their
@@ -111,9 +97,11 @@ def write_hparams(log_dir, settings, metrics, step):
     multi-seed run's seeds) side by side."""
     from tensorboard.plugins.hparams import summary_v2
 
+    from advdl.api.options import flat_settings
+
     writer = TensorBoardWriter(log_dir, suffix="hparams")
     try:
-        writer.summary(summary_v2.hparams_pb(hparam_values(settings), start_time_secs=time.time()))
+        writer.summary(summary_v2.hparams_pb(flat_settings(settings), start_time_secs=time.time()))
         writer.scalars({f"hparams/{k}": v for k, v in metrics.items() if isinstance(v, (int, float))}, step)
     finally:
         writer.close()

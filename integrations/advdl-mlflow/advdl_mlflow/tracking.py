@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 
 from advdl import __version__ as advdl_version
-from advdl.api import Callback
+from advdl.api import Callback, flat_settings
 
 DEFAULT_EXPERIMENT = "advdl"
 BATCH = 500  # metrics per log_batch call (MLflow takes up to 1,000)
@@ -37,17 +37,9 @@ os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
 
 
-def flat_settings(settings):
-    """config.yaml's settings as MLflow params: run settings beside the hyperparameters, as strings."""
-    flat = {k: v for k, v in settings.items() if k != "hyperparameters"} | dict(settings.get("hyperparameters") or {})
-    out = {}
-    for key, value in flat.items():
-        if isinstance(value, (list, tuple)):
-            value = ",".join(map(str, value))
-        elif isinstance(value, dict):
-            value = ",".join(f"{k}={v}" for k, v in value.items())
-        out[str(key)] = str(value)[:MAX_PARAM]
-    return out
+def params_of(settings):
+    """config.yaml's settings as MLflow params (strings of at most MAX_PARAM characters)."""
+    return {key: str(value)[:MAX_PARAM] for key, value in flat_settings(settings).items()}
 
 
 def numbers(row, prefix=""):
@@ -125,7 +117,7 @@ class MlflowCallback(Callback):
             self.run_id = self.client.create_run(experiment, tags=tags).info.run_id
             from mlflow.entities import Param
 
-            params = [Param(k, v) for k, v in flat_settings(settings).items()]
+            params = [Param(k, v) for k, v in params_of(settings).items()]
             for i in range(0, len(params), 100):
                 self.client.log_batch(self.run_id, params=params[i:i + 100])
         for group in self.groups:
