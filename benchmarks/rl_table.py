@@ -5,6 +5,7 @@ counterpart beside it where one exists (``advdl compare``, the same settings and
     python benchmarks/rl_table.py                          # every cell (hours on 2 cores)
     python benchmarks/rl_table.py --algorithms qlearning   # a piece: results merge into the JSON
     python benchmarks/rl_table.py --envs Taxi-v4,FrozenLake8x8-v1 --seeds 0 --sb3
+    python benchmarks/rl_table.py --skip-done              # only the cells without a result yet
     python benchmarks/rl_table.py --markdown               # the README table from the results so far
 
 A cell the spaces rule out says so (the JSON keeps the agent's own check_spaces sentence), as does
@@ -148,6 +149,8 @@ def main():
     parser.add_argument("--sb3", action="store_true", help="Also run SB3's counterpart (advdl compare) per seed.")
     parser.add_argument("--sb3-only", action="store_true",
                         help="Only add SB3's counterpart to cells already run (keeps their advdl results).")
+    parser.add_argument("--skip-done", action="store_true",
+                        help="Skip cells that already have a result (a run or a refusal); rerun errored ones.")
     parser.add_argument("--markdown", action="store_true", help="Only print the README table from the results.")
     args = parser.parse_args()
     cells = load()
@@ -157,8 +160,14 @@ def main():
                 for env in args.envs.split(","):
                     env_id, kwargs = ENVS[env]
                     reason = refusal(algorithm, env_id, kwargs)
+                    if args.skip_done and reason and any(
+                            (c["algorithm"], c["env"]) == (algorithm, env) and "refused" in c for c in cells):
+                        continue
                     for seed in [int(s) for s in args.seeds.split(",")]:
                         cell = {"algorithm": algorithm, "env": env, "seed": seed}
+                        if args.skip_done and any((c["algorithm"], c["env"], c["seed"]) == (algorithm, env, seed)
+                                                  and ("final_mean" in c or "refused" in c) for c in cells):
+                            continue
                         if args.sb3_only:
                             old = next((c for c in cells if (c["algorithm"], c["env"], c["seed"]) == (algorithm, env, seed)
                                         and "final_mean" in c), None)
