@@ -66,34 +66,44 @@ def env_flags(env_id, kwargs):
     return ["--env", env_id, *(f for k, v in kwargs.items() for f in ("--env-kwarg", f"{k}={v}"))]
 
 
+def advdl_result(summary):
+    return {"final_mean": round(summary["eval"]["mean"], 2), "preset": summary["preset"],
+            "env_steps": summary["env_steps"], "wall_seconds": summary["wall_seconds"],
+            "reward_threshold": summary["reward_threshold"]}
+
+
+def last_error(done):
+    return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1][:300]}
+
+
 def run_advdl(algorithm, env_id, kwargs, seed, workdir):
     out = Path(workdir) / f"{algorithm}-{env_id.replace('/', '_')}-{seed}"
     cmd = [sys.executable, "-m", "advdl", "run", algorithm, *env_flags(env_id, kwargs), "--seed", str(seed),
            "--out", str(out), "--no-progress"]
     done = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
     if done.returncode:
-        return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1][:300]}
-    summary = json.loads((out / "summary.json").read_text())
-    return {"final_mean": round(summary["eval"]["mean"], 2), "preset": summary["preset"],
-            "env_steps": summary["env_steps"], "wall_seconds": summary["wall_seconds"],
-            "reward_threshold": summary["reward_threshold"]}
+        return last_error(done)
+    return advdl_result(json.loads((out / "summary.json").read_text()))
 
 
-def run_sb3(algorithm, env_id, kwargs, seed, workdir):
-    """SB3's counterpart by ``advdl compare`` (one seed, the same settings); None where there is none."""
+def run_compare(algorithm, env_id, kwargs, seed, workdir):
+    """advdl's run and SB3's counterpart from one ``advdl compare`` (one seed, the same settings):
+    (advdl's result, SB3's result); SB3's is None where the algorithm declares no counterpart."""
     from advdl.loading.manager import get_registry
 
     if get_registry().algorithm(algorithm).baseline is None:
-        return None
+        return run_advdl(algorithm, env_id, kwargs, seed, workdir), None
     out = Path(workdir) / f"compare-{algorithm}-{env_id.replace('/', '_')}-{seed}"
     cmd = [sys.executable, "-m", "advdl", "compare", algorithm, *env_flags(env_id, kwargs), "--seeds", str(seed),
            "--out", str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    ours = out / "advdl" / f"seed-{seed}" / "summary.json"
+    mine = advdl_result(json.loads(ours.read_text())) if ours.is_file() else last_error(done)
     if done.returncode:
-        return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1][:300]}
+        return mine, last_error(done)
     result = json.loads((out / "compare.json").read_text())
     sb3 = next(row for name, row in result["rows"].items() if name.startswith("SB3"))
-    return {"final_mean": round(sb3["final_mean"], 2), "class": result["sb3"]}
+    return mine, {"final_mean": round(sb3["final_mean"]["mean"], 2), "class": result["sb3"]}
 
 
 def load():
@@ -146,9 +156,11 @@ def main():
     parser.add_argument("--algorithms", default=",".join(ALGORITHMS), help="Comma-separated algorithms [all].")
     parser.add_argument("--envs", default=",".join(ENVS), help=f"Comma-separated, of: {', '.join(ENVS)} [all].")
     parser.add_argument("--seeds", default="0,1,2", help="Comma-separated seeds [0,1,2].")
-    parser.add_argument("--sb3", action="store_true", help="Also run SB3's counterpart (advdl compare) per seed.")
+    parser.add_argument("--sb3", action="store_true", help="Run each cell through advdl compare: advdl's run and SB3's "
+                        "counterpart side by side.")
     parser.add_argument("--sb3-only", action="store_true",
-                        help="Only add SB3's counterpart to cells already run (keeps their advdl results).")
+                        help="Only add SB3's counterpart to cells already run (keeps their advdl results; compare trains "
+                             "advdl's side again).")
     parser.add_argument("--skip-done", action="store_true",
                         help="Skip cells that already have a result (a run or a refusal); rerun errored ones.")
     parser.add_argument("--markdown", action="store_true", help="Only print the README table from the results.")
@@ -173,13 +185,14 @@ def main():
                                         and "final_mean" in c), None)
                             if reason or old is None:
                                 continue
-                            cell = old | {"sb3": run_sb3(algorithm, env_id, kwargs, seed, workdir)}
+                            cell = old | {"sb3": run_compare(algorithm, env_id, kwargs, seed, workdir)[1]}
                         elif reason:
                             cell["refused"] = reason
+                        elif args.sb3:
+                            mine, sb3 = run_compare(algorithm, env_id, kwargs, seed, workdir)
+                            cell |= mine | {"sb3": sb3}
                         else:
                             cell |= run_advdl(algorithm, env_id, kwargs, seed, workdir)
-                            if args.sb3:
-                                cell["sb3"] = run_sb3(algorithm, env_id, kwargs, seed, workdir)
                         cells = [c for c in cells if (c["algorithm"], c["env"], c["seed"]) != (algorithm, env, seed)]
                         cells.append(cell)
                         save(cells)
