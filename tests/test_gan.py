@@ -145,6 +145,70 @@ def test_gradient_penalty_of_a_linear_critic_is_the_closed_form():
     assert all(np.isfinite(v) for v in losses.values())
 
 
+def test_label_smoothing_lowers_only_the_real_target_of_the_discriminator():
+    import tensorflow as tf
+    from advdl_plugins.gan import GANConfig, LSGANConfig
+    from advdl_plugins.gan.gan import GAN
+
+    from advdl.api.interfaces import DataInfo
+
+    logits = tf.constant([[-2.0], [0.5], [3.0]])
+    x = logits.numpy().ravel()
+    info = DataInfo("x", (28, 28, 1), 10)
+    bce = GAN(GANConfig(label_smoothing=0.1), info, seed=0, total_steps=1)
+    softplus = np.log1p(np.exp(x))  # -t log sigmoid(x) - (1 - t) log(1 - sigmoid(x)) = softplus(x) - t x
+    assert float(bce._adversarial(logits, True, 0.1)) == pytest.approx(np.mean(softplus - 0.9 * x), rel=1e-6)
+    assert float(bce._adversarial(logits, True)) == pytest.approx(np.mean(softplus - x), rel=1e-6)  # the generator's
+    assert float(bce._adversarial(logits, False)) == pytest.approx(np.mean(softplus), rel=1e-6)
+    lsgan = GAN(LSGANConfig(label_smoothing=0.2), info, seed=0, total_steps=1)
+    assert float(lsgan._adversarial(logits, True, 0.2)) == pytest.approx(np.mean((x - 0.8) ** 2), rel=1e-6)
+    # the critic's real term gets the smoothing: its loss on real logits differs by 0.1 * mean(logit)
+    real = tf.zeros((2, 28, 28, 1))
+    plain = GAN(GANConfig(), info, seed=0, total_steps=1)
+    plain.discriminator.set_weights(bce.discriminator.get_weights())
+    zeros = tf.zeros(2, tf.int64)
+    mean_logit = float(tf.reduce_mean(bce.discriminator(real, training=True)))
+    difference = float(bce._critic_loss(real, zeros, real, zeros)) - float(plain._critic_loss(real, zeros, real, zeros))
+    assert difference == pytest.approx(0.1 * mean_logit, abs=1e-6)
+
+
+def test_label_smoothing_needs_a_target(cli):
+    assert_user_error(cli("run", "wgan", "--data", "synthetic_mnist", "--set", "label_smoothing=0.1"),
+                      "label_smoothing needs a bce or least_squares loss")
+    assert_user_error(cli("run", "dcgan", "--data", "synthetic_mnist", "--set", "label_smoothing=1"), "label_smoothing")
+
+
+def test_generator_average_follows_the_weights_and_is_what_samples_and_saves(tmp_path):
+    from advdl_plugins.gan import GANConfig
+    from advdl_plugins.gan.gan import GAN
+
+    from advdl.api.interfaces import DataInfo
+
+    info = DataInfo("x", (28, 28, 1), 10)
+    model = GAN(GANConfig(batch_size=4, generator_average=0.9, precision="float32"), info, seed=0, total_steps=2)
+    assert model.sampler is model.average and model.count_params() == GAN(GANConfig(), info, seed=0,
+                                                                         total_steps=1).count_params()
+    before = [w.numpy() for w in model.average.weights]
+    assert all(np.array_equal(a, w.numpy()) for a, w in zip(before, model.generator.weights))
+    images = np.random.default_rng(0).integers(0, 256, (4, 28, 28, 1), dtype=np.uint8)
+    model.train_step(images, np.zeros(4, np.int64))
+    for old, average, weight in zip(before, model.average.weights, model.generator.weights):
+        expected = 0.9 * old + 0.1 * weight.numpy() if weight.trainable else weight.numpy()
+        np.testing.assert_allclose(average.numpy(), expected, rtol=1e-5, atol=1e-7)
+    moved = [w for w in model.generator.trainable_weights if w.shape == (100, 7 * 7 * 128)][0]
+    assert not np.allclose(model.average.trainable_weights[0].numpy(), moved.numpy())  # an average, not a copy
+    noise = model.score_noise[:3]
+    np.testing.assert_allclose(model.sample(noise), model.average(noise, training=False).numpy(), atol=1e-6)
+    state = model.get_state()  # checkpointed, and the final model file is the average
+    assert "generator_average" in state
+    model.save_model(tmp_path / "generator.keras")
+    fresh = GAN(GANConfig(batch_size=4, generator_average=0.9, precision="float32"), info, seed=1, total_steps=2)
+    fresh.load_model(tmp_path / "generator.keras")
+    np.testing.assert_allclose(fresh.sample(noise), model.sample(noise), atol=1e-6)
+    fresh.set_state(state)
+    np.testing.assert_allclose(fresh.average.weights[0].numpy(), model.average.weights[0].numpy())
+
+
 class _Counting:
     """Wraps a Keras model and counts its forward passes."""
 

@@ -34,8 +34,19 @@ class GANConfig:
     gradient_penalty: float = option(0.0, "WGAN-GP: weight of (|grad D(x_mix)| - 1)^2 at images mixed from real and "
                                           "fake by a uniform(0, 1) share per sample (use with clip_value=none; "
                                           "Gulrajani et al. use 10).", low=0)
+    label_smoothing: float = option(0.0, "One-sided label smoothing: the discriminator's target for real images is "
+                                         "1 - s instead of 1 (bce and least_squares; Salimans et al. use 0.1).",
+                                    low=0, below=1)
+    generator_average: float = option(0.0, "Decay of an exponential moving average of the generator's weights "
+                                           "(e.g. 0.999), updated after every generator step; samples, scores, the "
+                                           "final model and exports come from the average. 0: off (the book).",
+                                      low=0, below=1)
     precision: Literal["auto", "float32", "bfloat16", "mixed_float16"] = option("auto", PRECISION_HELP)
     sample_every: int = option(5, "Write a fixed-noise sample grid every N epochs (and at the end).", low=1)
+
+    def __post_init__(self):
+        if self.label_smoothing and self.loss == "wasserstein":
+            raise ConfigError("label_smoothing needs a bce or least_squares loss (a Wasserstein critic has no target)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,6 +84,7 @@ class InfoGANConfig(GANConfig):
     continuous_weight: float = option(0.5, "Weight of the continuous codes' MSE within it (the book: 0.5).", low=0)
 
     def __post_init__(self):
+        super().__post_init__()
         if self.conditional != "none" or self.loss == "wasserstein":
             raise ConfigError("infogan uses conditional=none and a bce or least_squares loss")
 

@@ -115,10 +115,14 @@ class GAN(Model):
         self.g_optimizer = optimizer_for(keras, keras.optimizers.RMSprop(c.g_learning_rate), self.precision[0])
         self.d_optimizer.build(self.discriminator.trainable_variables)
         self.g_optimizer.build(self.generator.trainable_variables)
+        self.average = None  # with generator_average: the moving average of the generator's weights
+        if c.generator_average:
+            self.average = keras.models.clone_model(self.generator)
+            self.average.set_weights(self.generator.get_weights())
         self.rng = tf.random.Generator.from_seed(seed)
         self._train = tf.function(self.train_graph, jit_compile=jit_compile("gan_step"))  # off on a CPU: 11x slower
         self._generate = tf.function(
-            lambda *inputs: self.generator(list(inputs) if len(inputs) > 1 else inputs[0], training=False))
+            lambda *inputs: self.sampler(list(inputs) if len(inputs) > 1 else inputs[0], training=False))
         fixed = np.random.default_rng(seed + 1)
         self.fixed_noise = fixed.uniform(-1, 1, (GRID * GRID, c.latent_dim)).astype(np.float32)
         self.fixed_labels = np.repeat(np.arange(GRID), GRID) % max(data_info.num_classes, 1)
@@ -141,8 +145,15 @@ class GAN(Model):
     def batch_size(self):  # a fresh real batch for every critic step
         return self.config.batch_size * getattr(self.config, "critic_steps", 1)
 
-    def count_params(self):  # the networks among the checkpointed parts
-        return int(sum(part.count_params() for part in self.state_parts().values() if hasattr(part, "count_params")))
+    @property
+    def sampler(self):
+        """The generator that samples, scores, is saved and exported: the weight average when there is one."""
+        average = getattr(self, "average", None)
+        return self.generator if average is None else average
+
+    def count_params(self):  # the networks among the checkpointed parts (the weight average is a copy)
+        parts = (getattr(self, name) for name in self.state_names)
+        return int(sum(part.count_params() for part in parts if hasattr(part, "count_params")))
 
     # -- training ----------------------------------------------------------------------------------
     def train_step(self, images, labels):
@@ -158,28 +169,29 @@ class GAN(Model):
 
         return [images, tf.one_hot(labels, self.classes)] if self.config.conditional == "input" else images
 
-    def _adversarial(self, logits, real):
+    def _adversarial(self, logits, real, smoothing=0.0):
+        """The loss of ``logits`` judged real (target 1 - ``smoothing``) or fake (target 0)."""
         import tensorflow as tf
 
         loss = self.config.loss
         if loss == "wasserstein":
             return -tf.reduce_mean(logits) if real else tf.reduce_mean(logits)
+        target = 1.0 - smoothing if real else 0.0
         if loss == "least_squares":
-            return tf.reduce_mean(tf.square(logits - (1.0 if real else 0.0)))
-        target = tf.ones_like(logits) if real else tf.zeros_like(logits)
-        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(target, logits))
+            return tf.reduce_mean(tf.square(logits - target))
+        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(tf.fill(tf.shape(logits), target), logits))
 
-    def _discriminate(self, images, labels, real):
+    def _discriminate(self, images, labels, real, smoothing=0.0):
         """Adversarial loss (+ ACGAN's label loss) of the discriminator's view of ``images``."""
         import keras
         import tensorflow as tf
 
         out = self.discriminator(self._d_inputs(images, labels), training=True)
         if self.config.conditional != "auxiliary":
-            return self._adversarial(out, real)
+            return self._adversarial(out, real, smoothing)
         logits, probs = out
         label_loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(labels, probs))
-        return self._adversarial(logits, real) + label_loss
+        return self._adversarial(logits, real, smoothing) + label_loss
 
     def train_graph(self, images, labels):
         """Each critic step takes its own slice of the batch (WGAN: 5 x 64 real images); the
@@ -204,7 +216,15 @@ class GAN(Model):
             # the identity but under mixed_float16, whose LossScaleOptimizer unscales the gradients in apply
             scaled = self.g_optimizer.scale_loss(g_loss)
         self.g_optimizer.apply(replica_gradients(tape.gradient(scaled, g_vars)), g_vars)
+        if self.average is not None:
+            self._update_average()
         return {"d_loss": d_loss, "g_loss": g_loss, **extra}
+
+    def _update_average(self):
+        """average <- decay * average + (1 - decay) * weights; the batch-norm statistics are copied."""
+        decay = self.config.generator_average
+        for average, weight in zip(self.average.weights, self.generator.weights):
+            average.assign(decay * average + (1.0 - decay) * weight if weight.trainable else weight)
 
     def _noise(self, n):
         """(generator inputs, the labels they ask for) of ``n`` fakes."""
@@ -215,7 +235,8 @@ class GAN(Model):
         return self._inputs(z, labels), labels
 
     def _critic_loss(self, real, labels, fake, fake_labels):
-        return self._discriminate(real, labels, True) + self._discriminate(fake, fake_labels, False)
+        return (self._discriminate(real, labels, True, self.config.label_smoothing)
+                + self._discriminate(fake, fake_labels, False))
 
     def _generator_loss(self, fake, fake_labels):
         """(loss, extra metrics) of the generator's update."""
@@ -295,13 +316,15 @@ class GAN(Model):
 
     # -- state -------------------------------------------------------------------------------------
     def state_parts(self):
-        return {name: getattr(self, name) for name in self.state_names}
+        parts = {name: getattr(self, name) for name in self.state_names}
+        average = getattr(self, "average", None)
+        return parts if average is None else parts | {"generator_average": average}
 
     def export_parts(self, images, labels):
         """The generator: noise (uniform in [-1, 1]) and, for a conditional GAN, an int label -> images in [0, 1]."""
         import keras
 
-        noise, generator = keras.Input((self.config.latent_dim,), name="noise"), float32_copy(keras, self.generator)
+        noise, generator = keras.Input((self.config.latent_dim,), name="noise"), float32_copy(keras, self.sampler)
         inputs = (self.score_noise[:64],)
         if not self.conditional:
             return {"generator": ExportPart(keras.Model(noise, generator(noise), name="generator"), inputs)}
@@ -310,9 +333,9 @@ class GAN(Model):
         return {"generator": ExportPart(model, (*inputs, self.score_labels[:64].astype(np.int32)))}
 
     def save_model(self, path):
-        self.generator.save(path)
+        self.sampler.save(path)
         self.discriminator.save(path.with_name("discriminator.keras"))
 
     def load_model(self, path):
-        load_weights(self.generator, path)
+        load_weights(self.sampler, path)
 

@@ -70,7 +70,7 @@ class InfoGAN(GAN):
     def _critic_loss(self, real, labels, fake, codes):
         real_logits = self.discriminator(real, training=True)[0]
         fake_logits, q_discrete, q_continuous = self.discriminator(fake, training=True)
-        return (self._adversarial(real_logits, True) + self._adversarial(fake_logits, False)
+        return (self._adversarial(real_logits, True, self.config.label_smoothing) + self._adversarial(fake_logits, False)
                 + self.config.info_weight * self._info_loss(q_discrete, q_continuous, codes))
 
     def _generator_loss(self, fake, codes):
@@ -95,7 +95,7 @@ class InfoGAN(GAN):
         c = self.config
         noise, continuous = keras.Input((c.latent_dim,), name="noise"), keras.Input((c.continuous_codes,), name="continuous")
         code, one_hot = class_input(keras, c.discrete_codes, name="code")
-        image = float32_copy(keras, self.generator)(keras.ops.concatenate([noise, one_hot, continuous], axis=1))
+        image = float32_copy(keras, self.sampler)(keras.ops.concatenate([noise, one_hot, continuous], axis=1))
         inputs = (self.score_noise[:64], self.score_labels[:64].astype(np.int32),
                   self.score_continuous[:64].astype(np.float32))
         return {"generator": ExportPart(keras.Model([noise, code, continuous], image, name="generator"), inputs)}
