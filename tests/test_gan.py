@@ -146,28 +146,31 @@ def test_gradient_penalty_of_a_linear_critic_is_the_closed_form():
 
 
 def test_label_smoothing_lowers_only_the_real_target_of_the_discriminator():
+    import keras
     import tensorflow as tf
     from advdl_plugins.gan import GANConfig, LSGANConfig
     from advdl_plugins.gan.gan import GAN
 
-    from advdl.api.interfaces import DataInfo
+    def losses_of(config):  # the loss methods on a small linear discriminator, no full networks built
+        model = GAN.__new__(GAN)
+        model.config = config
+        model.discriminator = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(), keras.layers.Dense(1)])
+        return model
 
     logits = tf.constant([[-2.0], [0.5], [3.0]])
     x = logits.numpy().ravel()
-    info = DataInfo("x", (28, 28, 1), 10)
-    bce = GAN(GANConfig(label_smoothing=0.1), info, seed=0, total_steps=1)
+    bce = losses_of(GANConfig(label_smoothing=0.1))
     softplus = np.log1p(np.exp(x))  # -t log sigmoid(x) - (1 - t) log(1 - sigmoid(x)) = softplus(x) - t x
     assert float(bce._adversarial(logits, True, 0.1)) == pytest.approx(np.mean(softplus - 0.9 * x), rel=1e-6)
     assert float(bce._adversarial(logits, True)) == pytest.approx(np.mean(softplus - x), rel=1e-6)  # the generator's
     assert float(bce._adversarial(logits, False)) == pytest.approx(np.mean(softplus), rel=1e-6)
-    lsgan = GAN(LSGANConfig(label_smoothing=0.2), info, seed=0, total_steps=1)
+    lsgan = losses_of(LSGANConfig(label_smoothing=0.2))
     assert float(lsgan._adversarial(logits, True, 0.2)) == pytest.approx(np.mean((x - 0.8) ** 2), rel=1e-6)
     # the critic's real term gets the smoothing: its loss on real logits differs by 0.1 * mean(logit)
-    real = tf.zeros((2, 28, 28, 1))
-    plain = GAN(GANConfig(), info, seed=0, total_steps=1)
+    plain = losses_of(GANConfig())
     plain.discriminator.set_weights(bce.discriminator.get_weights())
-    zeros = tf.zeros(2, tf.int64)
-    mean_logit = float(tf.reduce_mean(bce.discriminator(real, training=True)))
+    real, zeros = tf.constant(np.random.default_rng(0).uniform(0, 1, (2, 4, 4, 1)), tf.float32), tf.zeros(2, tf.int64)
+    mean_logit = float(tf.reduce_mean(bce.discriminator(real)))
     difference = float(bce._critic_loss(real, zeros, real, zeros)) - float(plain._critic_loss(real, zeros, real, zeros))
     assert difference == pytest.approx(0.1 * mean_logit, abs=1e-6)
 
