@@ -72,6 +72,27 @@ def test_sb3_settings_mirror_advdl_settings():
     assert sb3_settings(spec, run_config, config, 475.0)["kwargs"]["n_steps"] == 1
 
 
+def test_sb3_side_evaluates_toy_text_envs_and_caps_endless_episodes():
+    """SB3's predict gives a 0-d array, which FrozenLake's transition table cannot take; a policy that
+    never reaches CliffWalking's goal (no time limit there) stops at advdl's own episode cap."""
+    from advdl.experiments import baselines
+
+    class Always:  # an SB3-like model: predict(obs, deterministic) -> (0-d array, state)
+        def __init__(self, action):
+            self.action = action
+
+        def predict(self, obs, deterministic=True):
+            return np.array(self.action), None
+
+    assert baselines.greedy_returns(Always(2), "FrozenLake-v1", {"is_slippery": False}, 2, 0) == [0.0, 0.0]
+    capped = baselines.MAX_EPISODE_STEPS
+    try:
+        baselines.MAX_EPISODE_STEPS = 50
+        assert baselines.greedy_returns(Always(0), "CliffWalking-v1", {}, 1, 0) == [-50.0]  # up, into the wall
+    finally:
+        baselines.MAX_EPISODE_STEPS = capped
+
+
 @pytest.mark.skipif(__import__("importlib").util.find_spec("stable_baselines3") is None,
                     reason="the baselines extra is not installed")
 def test_compare_runs_both_sides_with_one_protocol(cli, tmp_path):

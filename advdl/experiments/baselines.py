@@ -16,23 +16,27 @@ import sys
 import time
 from pathlib import Path
 
-from advdl.rl.evaluation import FINAL, PERIODIC
+from advdl.rl.evaluation import FINAL, MAX_EPISODE_STEPS, PERIODIC
 
 
 def greedy_returns(model, env_id, env_kwargs, episodes, seed, normalizer=None):
+    """advdl's evaluation protocol for an SB3 model: the same episode seeds, and an episode that never
+    ends (CliffWalking has no time limit) stops at advdl's MAX_EPISODE_STEPS as advdl's own do."""
     import gymnasium as gym
 
     env, returns = gym.make(env_id, **env_kwargs), []
+    discrete = isinstance(env.action_space, gym.spaces.Discrete)
     try:
         for i in range(episodes):
             obs, _ = env.reset(seed=seed + i)
-            done, total = False, 0.0
+            done, total, length = False, 0.0, 0
             while not done:
                 seen = normalizer.normalize_obs(obs) if normalizer is not None else obs
                 action, _ = model.predict(seen, deterministic=True)
-                obs, reward, terminated, truncated, _ = env.step(action)
-                total += float(reward)
-                done = terminated or truncated
+                # predict gives a 0-d array; the toy-text envs index their tables with the action
+                obs, reward, terminated, truncated, _ = env.step(int(action) if discrete else action)
+                total, length = total + float(reward), length + 1
+                done = terminated or truncated or length >= MAX_EPISODE_STEPS
             returns.append(total)
     finally:
         env.close()
