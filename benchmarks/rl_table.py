@@ -34,6 +34,7 @@ ENVS = {  # the table's name -> (env id, env kwargs)
     "Taxi-v4": ("Taxi-v4", {}),
     "CliffWalking-v1": ("CliffWalking-v1", {}),
 }
+COMPARE_TIMEOUT = 1800  # seconds: an SB3 policy that never ends a CliffWalking episode evaluates for hours
 THRESHOLDS = {"CliffWalking-v1": -13.0}  # Gymnasium names none: the optimal path's return
 
 
@@ -96,7 +97,12 @@ def run_compare(algorithm, env_id, kwargs, seed, workdir):
     out = Path(workdir) / f"compare-{algorithm}-{env_id.replace('/', '_')}-{seed}"
     cmd = [sys.executable, "-m", "advdl", "compare", algorithm, *env_flags(env_id, kwargs), "--seeds", str(seed),
            "--out", str(out)]
-    done = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+                              timeout=COMPARE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        done = subprocess.CompletedProcess(cmd, 1, "", f"stopped after {COMPARE_TIMEOUT} s (SB3's greedy episodes "
+                                                       f"run to the 100,000-step cap one predict call at a time)")
     ours = out / "advdl" / f"seed-{seed}" / "summary.json"
     mine = advdl_result(json.loads(ours.read_text())) if ours.is_file() else last_error(done)
     if done.returncode:
