@@ -34,7 +34,7 @@ ENVS = {  # the table's name -> (env id, env kwargs)
     "Taxi-v4": ("Taxi-v4", {}),
     "CliffWalking-v1": ("CliffWalking-v1", {}),
 }
-COMPARE_TIMEOUT = 1800  # seconds: an SB3 policy that never ends a CliffWalking episode evaluates for hours
+COMPARE_TIMEOUT = 1200  # seconds: an SB3 policy that never ends a CliffWalking episode evaluates for hours
 THRESHOLDS = {"CliffWalking-v1": -13.0}  # Gymnasium names none: the optimal path's return
 
 
