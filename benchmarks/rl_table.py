@@ -101,8 +101,7 @@ def run_compare(algorithm, env_id, kwargs, seed, workdir):
         done = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
                               timeout=COMPARE_TIMEOUT)
     except subprocess.TimeoutExpired:
-        done = subprocess.CompletedProcess(cmd, 1, "", f"stopped after {COMPARE_TIMEOUT} s (SB3's greedy episodes "
-                                                       f"run to the 100,000-step cap one predict call at a time)")
+        done = subprocess.CompletedProcess(cmd, 1, "", f"stopped at this table's {COMPARE_TIMEOUT} s limit")
     ours = out / "advdl" / f"seed-{seed}" / "summary.json"
     mine = advdl_result(json.loads(ours.read_text())) if ours.is_file() else last_error(done)
     if done.returncode:
