@@ -147,13 +147,20 @@ def cell_text(here, threshold):
         return f"failed: {failed[0]['error'][:60]}" if failed else "not yet run"
     mean = sum(c["final_mean"] for c in runs) / len(runs)
     solved = sum(threshold is not None and c["final_mean"] >= threshold for c in runs)
-    text = f"{mean:.2f}" if abs(mean) < 10 else f"{mean:.1f}"
+    text = number(mean)
     if threshold is not None:
         text += f" ({solved}/{len(runs)})"
-    sb3 = [c["sb3"]["final_mean"] for c in runs if isinstance(c.get("sb3"), dict) and "final_mean" in c["sb3"]]
-    if sb3:
-        text += f"; SB3 {sum(sb3) / len(sb3):.2f}"
+    paired = [c for c in runs if isinstance(c.get("sb3"), dict) and "final_mean" in c["sb3"]]
+    if paired:  # SB3 beside advdl on the same seeds (SB3's columns may cover fewer seeds than advdl's)
+        seeds = ",".join(str(c["seed"]) for c in paired)
+        ours, theirs = (sum(values) / len(values) for values in
+                        ([c["final_mean"] for c in paired], [c["sb3"]["final_mean"] for c in paired]))
+        text += f"; seed {seeds}: {number(ours)} vs SB3 {number(theirs)}"
     return text
+
+
+def number(value):
+    return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
 
 
 def main():

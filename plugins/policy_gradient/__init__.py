@@ -20,7 +20,7 @@ class PolicyConfig:
     learning_rate: float = option(7e-4, "Learning rate.", above=0)
     learning_rate_end: float | None = option(None, "Decay the learning rate linearly to this by the last step "
                                                    "(none: constant).", low=0)
-    optimizer: Literal["rmsprop", "adam"] = option("rmsprop", "rmsprop (rho 0.99, eps 1e-5, as SB3) or adam.")
+    optimizer: Literal["rmsprop", "adam"] = option("rmsprop", "rmsprop (rho 0.99, eps 1e-5 outside the root, as SB3) or adam.")
     gamma: float = option(0.99, "Discount factor in (0, 1].", above=0, high=1)
     ent_coef: float = option(0.0, "Weight of the entropy bonus (it is differentiated, so it really pushes).", low=0)
     vf_coef: float = option(0.5, "Weight of the value loss.", low=0)
@@ -84,7 +84,7 @@ class ReinforceConfig(PolicyConfig):
                                             "REINFORCE); false: every step alike, as most implementations do (on long "
                                             "episodes gamma^t leaves the late steps almost unlearned).")
     learning_rate: float = option(1e-3, "Learning rate.")
-    optimizer: Literal["rmsprop", "adam"] = option("adam", "rmsprop (rho 0.99, eps 1e-5) or adam.")
+    optimizer: Literal["rmsprop", "adam"] = option("adam", "rmsprop (rho 0.99, eps 1e-5 outside the root) or adam.")
     max_grad_norm: float | None = option(None, "Clip the gradient to this global norm (none: no clipping).")
 
 
@@ -190,7 +190,7 @@ class ActorCriticConfig(PolicyConfig):
     learning_rate_end: float | None = option(0.0, "Decay the learning rate linearly to this by the last step "
                                                   "(none: constant).", low=0)
     ent_coef: float = option(0.01, "Weight of the entropy bonus (it is differentiated, so it really pushes).", low=0)
-    optimizer: Literal["rmsprop", "adam"] = option("adam", "rmsprop (rho 0.99, eps 1e-5) or adam.")
+    optimizer: Literal["rmsprop", "adam"] = option("adam", "rmsprop (rho 0.99, eps 1e-5 outside the root) or adam.")
     max_grad_norm: float | None = option(None, "Clip the gradient to this global norm (none: no clipping).")
 
 
