@@ -39,6 +39,7 @@ def train(tmp_path, name, *args):
     return tmp_path / name
 
 
+@pytest.mark.slow  # 26 s; the default suite keeps the other distribution tests (its 8 minutes)
 def test_mirrored_on_two_cpu_devices_follows_the_single_device_run(tmp_path):
     single = train(tmp_path, "single", *MLP)
     mirrored = train(tmp_path, "mirrored", *MLP, "--strategy", "mirrored", "--replicas", 2)

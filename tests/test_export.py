@@ -44,7 +44,7 @@ PARTS = {"dqn": ["policy"], "a2c": ["policy"], "cnn": ["classifier"], "cgan": ["
 # the default suite: every format for dqn, ONNX (tf2onnx, the converter most apt to differ) for the cnn and the cgan
 # (a2c's policy is exported by the eval test below, the autoencoder's parts by the error test); the rest of the
 # matrix in the slow set (the suite's 8 minutes)
-DEFAULT = {("dqn", "onnx"), ("dqn", "tflite"), ("dqn", "savedmodel"), ("cnn", "onnx"), ("cgan", "onnx")}
+DEFAULT = {("dqn", "onnx"), ("dqn", "tflite"), ("dqn", "savedmodel"), ("cnn", "onnx")}
 MATRIX = [pytest.param(a, f, marks=() if (a, f) in DEFAULT else pytest.mark.slow) for a in RUNS for f in FORMATS]
 
 

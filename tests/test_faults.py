@@ -233,7 +233,8 @@ def kill_and_resume(family, tmp_path, kills, seed):
     return read_summary(tmp_path / "reference"), read_summary(out)
 
 
-@pytest.mark.parametrize("kills", [5, pytest.param(20, marks=pytest.mark.slow)])
+@pytest.mark.slow  # 30 s: the default suite keeps the signal test (tests/test_resume.py) for its 8 minutes
+@pytest.mark.parametrize("kills", [5, 20])
 def test_rl_run_killed_at_random_moments_resumes_to_the_uninterrupted_numbers(tmp_path, kills):
     expected, summary = kill_and_resume(RL, tmp_path, kills, seed=kills)
     for key in ("env_steps", "episodes", "terminated_episodes", "eval", "evaluations"):
