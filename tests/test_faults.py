@@ -10,8 +10,8 @@ and last once after the final checkpoint (final evaluation, model, plots, summar
 each kill the folder is checked, then ``--resume`` (before config.yaml: the same command)
 continues it and is killed again; at the end it finishes and must equal an uninterrupted run. The
 subprocess runs advdl's unchanged CLI with ``os.fsync`` of write_atomic's temp files slowed by
-5 ms (Linux), which widens the moment a checkpoint exists only as a temp file. 5 kills (RL) and 3
-(generative: each restart starts TensorFlow) by default, 20 per family with ``pytest -m slow``.
+5 ms (Linux), which widens the moment a checkpoint exists only as a temp file. 2 generative kills
+(each restart starts TensorFlow) by default; 5 and 20 RL kills and 20 generative ones with ``pytest -m slow``.
 """
 
 import csv
