@@ -190,7 +190,8 @@ def main():
                 result = train_and_score(label, algorithm, preset, settings, seed, args.workdir, args.n, args.rerun)
                 run = {"label": label, "algorithm": algorithm, "preset": preset, "settings": list(settings),
                        "seed": seed, **result}
-                runs = [r for r in runs if (r["label"], r["seed"]) != (label, seed)] + [run]
+                # read again before writing: pieces may run side by side (one per core)
+                runs = [r for r in load() if (r["label"], r["seed"]) != (label, seed)] + [run]
                 save(runs)
                 print(json.dumps(run), file=sys.stderr, flush=True)
     print(markdown(runs))

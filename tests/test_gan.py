@@ -194,10 +194,13 @@ def test_generator_average_follows_the_weights_and_is_what_samples_and_saves(tmp
     before = [w.numpy() for w in model.average.weights]
     assert all(np.array_equal(a, w.numpy()) for a, w in zip(before, model.generator.weights))
     images = np.random.default_rng(0).integers(0, 256, (4, 28, 28, 1), dtype=np.uint8)
-    model.train_step(images, np.zeros(4, np.int64))
-    for old, average, weight in zip(before, model.average.weights, model.generator.weights):
-        expected = 0.9 * old + 0.1 * weight.numpy() if weight.trainable else weight.numpy()
-        np.testing.assert_allclose(average.numpy(), expected, rtol=1e-5, atol=1e-7)
+    for step in (1, 2):  # the decay warms up as (1 + t) / (10 + t) until it reaches the setting's 0.9
+        model.train_step(images, np.zeros(4, np.int64))
+        decay = min(0.9, (1 + step) / (10 + step))
+        for old, average, weight in zip(before, model.average.weights, model.generator.weights):
+            expected = decay * old + (1 - decay) * weight.numpy() if weight.trainable else weight.numpy()
+            np.testing.assert_allclose(average.numpy(), expected, rtol=1e-5, atol=1e-7)
+        before = [w.numpy() for w in model.average.weights]
     moved = [w for w in model.generator.trainable_weights if w.shape == (100, 7 * 7 * 128)][0]
     assert not np.allclose(model.average.trainable_weights[0].numpy(), moved.numpy())  # an average, not a copy
     noise = model.score_noise[:3]

@@ -121,11 +121,13 @@ def test_rmsprop_adds_epsilon_outside_the_root_as_sb3():
     """PyTorch's RMSprop (SB3's A2C): p -= lr g / (sqrt(a) + eps); Keras 3's puts eps under the root,
     which for small gradients takes far shorter steps."""
     import keras
-    from advdl_plugins.policy_gradient.policies import RMSPROP, rmsprop
+    from advdl_plugins.policy_gradient.policies import RMSPROP
+
+    from advdl.api import rmsprop
 
     rho, eps, lr = RMSPROP["rho"], RMSPROP["epsilon"], 7e-4
     variable = keras.Variable(np.zeros(3, np.float32))
-    optimizer = rmsprop(keras, lr)
+    optimizer = rmsprop(keras, lr, **RMSPROP)
     a, p = np.zeros(3), np.zeros(3)
     for g in (np.array([1e-4, -2e-3, 0.5]), np.array([3e-4, 1e-3, -0.1])):
         optimizer.apply([keras.ops.convert_to_tensor(g.astype(np.float32))], [variable])

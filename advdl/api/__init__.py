@@ -5,7 +5,7 @@ numpy, no TensorFlow): a plugin's registration module imports it. The names that
 (the interfaces, batches, datasets, plots and scores) are imported on first use.
 """
 
-from advdl.api.backend import import_tensorflow, load_weights, replica_gradients
+from advdl.api.backend import import_tensorflow, load_weights, replica_gradients, rmsprop
 from advdl.api.callbacks import Callback
 from advdl.api.errors import AdvdlError, CheckpointError, ConfigError, DataError, EnvSpaceError, PluginError
 from advdl.api.family import FamilySpec
@@ -41,7 +41,7 @@ __all__ = [
     # datasets
     "Dataset", "LUMINANCE", "grey", "resize_images",
     # TensorFlow and memory
-    "import_tensorflow", "replica_gradients", "load_weights", "use_bfloat16", "PRECISIONS", "resolve_precision",
+    "import_tensorflow", "replica_gradients", "load_weights", "rmsprop", "use_bfloat16", "PRECISIONS", "resolve_precision",
     "optimizer_for", "jit_compile", "policy_scope", "float32_outputs", "check_fits", "check_networks",
     "mlp_parameters",
     # figures and scores

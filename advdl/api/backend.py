@@ -97,6 +97,24 @@ def replica_gradients(grads):
     return grads if count == 1 else [None if g is None else g / count for g in grads]
 
 
+def rmsprop(keras, learning_rate, rho=0.9, epsilon=1e-7):
+    """RMSprop with eps outside the root, as Keras 2 (which the book ran) and PyTorch (SB3) compute it:
+    a = rho a + (1 - rho) g^2, p -= lr g / (sqrt(a) + eps). Keras 3's own RMSprop adds eps under the
+    root, lr g / sqrt(a + eps): where gradients are small (a << eps) its steps are up to sqrt(eps / a)
+    times shorter (A2C stayed at 0.12 on FrozenLake-4x4 with it; SB3's A2C, otherwise the same, 0.83)."""
+
+    class RootEpsilonRMSprop(keras.optimizers.RMSprop):
+        def update_step(self, gradient, variable, learning_rate):
+            ops = keras.ops
+            lr, gradient = ops.cast(learning_rate, variable.dtype), ops.cast(gradient, variable.dtype)
+            velocity = self._velocities[self._get_variable_index(variable)]
+            self.assign(velocity, ops.add(ops.multiply(self.rho, velocity),
+                                          ops.multiply(1.0 - self.rho, ops.square(gradient))))
+            self.assign_sub(variable, ops.divide(ops.multiply(lr, gradient), ops.add(ops.sqrt(velocity), self.epsilon)))
+
+    return RootEpsilonRMSprop(learning_rate, rho=rho, epsilon=epsilon)
+
+
 def _variables(part):
     import tensorflow as tf
 

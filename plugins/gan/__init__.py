@@ -37,6 +37,9 @@ class GANConfig:
     label_smoothing: float = option(0.0, "One-sided label smoothing: the discriminator's target for real images is "
                                          "1 - s instead of 1 (bce and least_squares; Salimans et al. use 0.1).",
                                     low=0, below=1)
+    rmsprop_epsilon: Literal["inside", "outside"] = option(
+        "inside", "Where both RMSprops add their eps (1e-7): inside the root, lr g / sqrt(a + eps) (Keras 3), or "
+                  "outside, lr g / (sqrt(a) + eps) (Keras 2, which the book ran; longer steps for small gradients).")
     generator_average: float = option(0.0, "Decay of an exponential moving average of the generator's weights "
                                            "(e.g. 0.999), updated after every generator step; samples, scores, the "
                                            "final model and exports come from the average. 0: off (the book).",

@@ -34,6 +34,7 @@ from advdl.api import (
     import_tensorflow,
     jit_compile,
     mlp_parameters,
+    rmsprop,
     torso_layers,
     torso_parameters,
 )
@@ -43,24 +44,6 @@ ENCODER_SAMPLES, ENCODER_EPOCHS = 20_000, 10
 SDE_EPSILON = 1e-6  # added to the SDE variance, as SB3
 METRICS = ("loss", "policy_loss", "value_loss", "entropy")
 RMSPROP = {"rho": 0.99, "epsilon": 1e-5}  # SB3's A2C (PyTorch's RMSprop)
-
-
-def rmsprop(keras, learning_rate):
-    """RMSprop as PyTorch computes it for SB3's A2C: a = rho a + (1 - rho) g^2, p -= lr g / (sqrt(a) + eps).
-    Keras 3's own adds eps under the root, lr g / sqrt(a + eps): where gradients are small (a sparse
-    reward: a << eps = 1e-5) its steps are up to sqrt(eps / a) times shorter. With Keras' version A2C
-    stayed at 0.12 on FrozenLake-4x4 where SB3's A2C, the same settings otherwise, reached 0.83."""
-
-    class RootEpsilonRMSprop(keras.optimizers.RMSprop):
-        def update_step(self, gradient, variable, learning_rate):
-            ops = keras.ops
-            lr, gradient = ops.cast(learning_rate, variable.dtype), ops.cast(gradient, variable.dtype)
-            velocity = self._velocities[self._get_variable_index(variable)]
-            self.assign(velocity, ops.add(ops.multiply(self.rho, velocity),
-                                          ops.multiply(1.0 - self.rho, ops.square(gradient))))
-            self.assign_sub(variable, ops.divide(ops.multiply(lr, gradient), ops.add(ops.sqrt(velocity), self.epsilon)))
-
-    return RootEpsilonRMSprop(learning_rate, **RMSPROP)
 
 
 def mlp_forward(layers, x, activation=np.tanh):
@@ -140,7 +123,7 @@ class PolicyGradientAgent(Agent):
         if self.continuous:
             self.variables.append(self.log_std)
         if config.optimizer == "rmsprop":
-            self.optimizer = rmsprop(keras, config.learning_rate)
+            self.optimizer = rmsprop(keras, config.learning_rate, **RMSPROP)
         else:
             self.optimizer = keras.optimizers.Adam(config.learning_rate)
         self.optimizer.build(self.variables)
