@@ -215,6 +215,20 @@ def test_generator_average_follows_the_weights_and_is_what_samples_and_saves(tmp
     np.testing.assert_allclose(fresh.average.weights[0].numpy(), model.average.weights[0].numpy())
 
 
+@pytest.mark.parametrize("where, expected", [("inside", "RMSprop"), ("outside", "RootEpsilonRMSprop")])
+def test_rmsprop_epsilon_picks_both_optimizers(where, expected):
+    # the update itself is checked against its closed form in test_policy_gradient.py
+    from advdl_plugins.gan import GANConfig
+    from advdl_plugins.gan.gan import GAN
+
+    from advdl.api.interfaces import DataInfo
+
+    model = GAN(GANConfig(rmsprop_epsilon=where, precision="float32"), DataInfo("x", (28, 28, 1), 10), seed=0,
+                total_steps=1)
+    assert type(model.d_optimizer).__name__ == type(model.g_optimizer).__name__ == expected
+    assert model.d_optimizer.epsilon == model.g_optimizer.epsilon == 1e-7
+
+
 class _Counting:
     """Wraps a Keras model and counts its forward passes."""
 
