@@ -9,6 +9,18 @@ from pathlib import Path
 
 import pytest
 
+MAX_WORKERS = 8  # each worker imports TensorFlow (about 1 GB); past 8 the 36 test files gain little
+
+
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto`` (setup.cfg): one worker per core this process may run on (taskset and cgroup CPU
+    sets included, which os.cpu_count ignores), at most MAX_WORKERS; PYTEST_XDIST_AUTO_NUM_WORKERS wins."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return int(os.environ["PYTEST_XDIST_AUTO_NUM_WORKERS"])
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cores, MAX_WORKERS))
+
+
 ADVDL_SWITCHES = ("ADVDL_PLUGINS", "ADVDL_BLOCK_PLUGINS", "ADVDL_STRICT_PLUGINS", "ADVDL_TRACE_HOOKS",
                   "ADVDL_PLUGIN_TIMEOUT", "ADVDL_DEBUG")
 
