@@ -14,9 +14,10 @@ MAX_WORKERS = 8  # each worker imports TensorFlow (about 1 GB); past 8 the 36 te
 
 def pytest_xdist_auto_num_workers(config):
     """``-n auto`` (setup.cfg): one worker per core this process may run on (taskset and cgroup CPU
-    sets included, which os.cpu_count ignores), at most MAX_WORKERS; PYTEST_XDIST_AUTO_NUM_WORKERS wins."""
+    sets included, which psutil's count ignores), at most MAX_WORKERS. With PYTEST_XDIST_AUTO_NUM_WORKERS
+    set, None hands the choice to xdist's own hook, which reads it."""
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
-        return int(os.environ["PYTEST_XDIST_AUTO_NUM_WORKERS"])
+        return None
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, min(cores, MAX_WORKERS))
 
