@@ -136,9 +136,15 @@ def finished_run(cli, tmp_path):
 
 @pytest.fixture(scope="session")
 def scorer_cache(tmp_path_factory):
-    """A fresh scorer cache (ADVDL_CACHE_DIR) for the test session: each classifier trains once."""
+    """A fresh scorer cache (ADVDL_CACHE_DIR) for the test session, shared by its xdist workers (the
+    folder above theirs): each classifier trains once, the other workers waiting for it."""
     before = os.environ.get("ADVDL_CACHE_DIR")
-    os.environ["ADVDL_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = tmp_path_factory.getbasetemp().parent / "scorer-cache"
+        shared.mkdir(exist_ok=True)
+        os.environ["ADVDL_CACHE_DIR"] = str(shared)
+    else:
+        os.environ["ADVDL_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
     yield
     if before is None:
         os.environ.pop("ADVDL_CACHE_DIR")

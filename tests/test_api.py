@@ -119,3 +119,15 @@ def test_the_core_passes_the_spec_to_a_loader_that_takes_it(tmp_path, monkeypatc
     old, new = load_dataset("old", registry, "DIR"), load_dataset("new", registry, "DIR")
     assert (old.name, old.source) == ("old", "old DIR")
     assert (new.name, new.num_classes, new.source, new.image_shape) == ("new", 2, "new DIR", (2, 2, 1))
+
+
+@pytest.mark.parametrize("epochs", [-1, "5", 2.0, True, 10_001])
+def test_a_dataset_with_a_bad_scorer_epochs_breaks_only_its_plugin(epochs):
+    class Plugin:
+        @hookimpl
+        def advdl_register_datasets(self, register):
+            register(DatasetSpec(name="bad", loader="m:f", scorer_epochs=epochs))
+
+    registry = build_registry([Plugin()])
+    assert "bad" not in registry.datasets and "mnist" in registry.datasets
+    assert any("scorer_epochs must be an int in 0..10000" in e["error"] for e in registry.errors), registry.errors

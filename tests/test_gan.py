@@ -35,11 +35,48 @@ def test_classifier_score_ranges_from_one_to_the_number_of_classes():
     assert classifier_score(np.eye(10)[np.arange(100) % 10]) == pytest.approx(10.0, rel=1e-6)
 
 
+def test_parallel_first_scores_train_the_scorer_once(tmp_path, monkeypatch):
+    """Two runs needing a missing scorer at once (a sweep's workers): one trains it, the other waits
+    for it rather than deleting the unfinished folder and training its own."""
+    import threading
+    import time
+
+    import keras
+
+    from advdl.datasets.data import load_dataset
+    from advdl.datasets.generative import scorer_for
+    from advdl.loading.manager import get_registry
+
+    monkeypatch.setenv("ADVDL_CACHE_DIR", str(tmp_path))
+    registry = get_registry()
+    dataset = load_dataset("synthetic_mnist", registry)
+    started = []
+
+    def start_run(spec, run_config, algo_config, run_dir, *args, **kwargs):
+        started.append(run_dir)
+        run_dir.mkdir(parents=True)
+        time.sleep(0.5)  # long enough for the other caller to find no model.keras yet
+        inputs = keras.Input((28, 28, 1))
+        features = keras.layers.Dense(4)(keras.layers.Flatten()(inputs))
+        keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(features)).save(run_dir / "model.keras")
+
+    scorers = []
+    callers = [threading.Thread(target=lambda: scorers.append(scorer_for(dataset, registry, start_run)))
+               for _ in range(2)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+    assert len(started) == 1 and len(scorers) == 2
+    assert all(s(dataset.x_test[:3])[1].shape == (3, 10) for s in scorers)
+
+
 @pytest.fixture(scope="module")
 def trained_cgan(tmp_path_factory):
-    """A conditional GAN trained 250 steps on synthetic digits (about 30 s, the scorer included)."""
+    """A conditional GAN, a quarter of the book's width, trained 625 steps on synthetic digits
+    (about 45 s on 2 cores without AVX-512, the scorer aside)."""
     out = tmp_path_factory.mktemp("cgan") / "run"
-    summary = run_algorithm("cgan", "synthetic_mnist", out, epochs=2, sample_every=1, batch_size=16,
+    summary = run_algorithm("cgan", "synthetic_mnist", out, epochs=5, sample_every=2, batch_size=16, filters=8,
                             d_learning_rate=4e-4, g_learning_rate=2e-4)
     return out, summary
 
@@ -50,7 +87,7 @@ def test_training_lowers_the_frechet_distance(trained_cgan):
     untrained = _untrained_distance(out)
     assert distances[-1] < 0.5 * untrained  # clearly below an untrained generator
     assert distances[-1] < distances[0]  # and falling over training
-    assert (out / "samples.png").is_file() and len(list((out / "samples").glob("epoch-*.png"))) == 2
+    assert (out / "samples.png").is_file() and len(list((out / "samples").glob("epoch-*.png"))) == 2  # epochs 2, 4
     assert summary["label_accuracy"] > 0.2  # chance: 0.1; the default MNIST preset reaches far more
 
 
@@ -181,6 +218,21 @@ def test_label_smoothing_needs_a_target(cli):
     assert_user_error(cli("run", "dcgan", "--data", "synthetic_mnist", "--set", "label_smoothing=1"), "label_smoothing")
 
 
+@pytest.mark.parametrize("name", ["dcgan", "cgan", "acgan", "infogan"])
+def test_filters_scales_every_convolution_and_the_default_is_the_books(name):
+    from advdl.api.interfaces import DataInfo
+    from advdl.loading.manager import get_registry
+
+    spec = get_registry().algorithm(name)
+    info, widths = DataInfo("x", (28, 28, 1), 10), {}
+    for filters in (32, 8):
+        model = spec.load_class()(spec.config(filters=filters, precision="float32"), info, seed=0, total_steps=1)
+        widths[filters] = [[layer.filters for layer in net.layers if hasattr(layer, "filters")]
+                           for net in (model.generator, model.discriminator)]
+    assert widths[32] == [[128, 64, 32, 1], [32, 64, 128, 256]]  # the book's networks
+    assert widths[8] == [[32, 16, 8, 1], [8, 16, 32, 64]]
+
+
 def test_generator_average_follows_the_weights_and_is_what_samples_and_saves(tmp_path):
     from advdl_plugins.gan import GANConfig
     from advdl_plugins.gan.gan import GAN
@@ -274,11 +326,12 @@ def test_precision_sets_the_arithmetic_and_keeps_float32_outputs(precision, comp
 
     from advdl.api.interfaces import DataInfo
 
-    model = GAN(ACGANConfig(precision=precision), DataInfo("x", (28, 28, 1), 10), seed=0, total_steps=1)
+    config = ACGANConfig(precision=precision, filters=8, batch_size=8)  # a quarter of the book's width: fast
+    model = GAN(config, DataInfo("x", (28, 28, 1), 10), seed=0, total_steps=1)
     convs = [layer for layer in model.generator.layers if isinstance(layer, keras.layers.Conv2DTranspose)]
     assert {layer.compute_dtype for layer in convs} == {compute}
     assert all(layer.variable_dtype == "float32" for layer in convs)
-    losses = model.train_step(np.zeros((64, 28, 28, 1), np.uint8), np.zeros(64, np.int64))
+    losses = model.train_step(np.zeros((8, 28, 28, 1), np.uint8), np.zeros(8, np.int64))
     assert all(np.isfinite(v) for v in losses.values())
     scaling = precision == "mixed_float16"
     assert all(isinstance(o, keras.optimizers.LossScaleOptimizer) == scaling for o in (model.d_optimizer, model.g_optimizer))
@@ -286,7 +339,7 @@ def test_precision_sets_the_arithmetic_and_keeps_float32_outputs(precision, comp
     images = model.generate(4, labels=[0, 1, 2, 3])
     assert images.dtype == np.float32 and images.shape == (4, 28, 28, 1)
     model.save_model(tmp_path / "generator.keras")  # the saved generator reloads with its policy
-    reloaded = GAN(ACGANConfig(precision=precision), DataInfo("x", (28, 28, 1), 10), seed=1, total_steps=1)
+    reloaded = GAN(config, DataInfo("x", (28, 28, 1), 10), seed=1, total_steps=1)
     reloaded.load_model(tmp_path / "generator.keras")
     np.testing.assert_array_equal(reloaded.generate(4, labels=[0, 1, 2, 3]), images)
 
@@ -503,7 +556,7 @@ def test_cyclegan_learns_to_cycle_between_domains_of_different_channels(trained_
     assert last["cycle_loss"] < first["cycle_loss"]
     assert {"b2a_accuracy", "a2b_accuracy", "b2a_frechet_distance", "a2b_frechet_distance"} <= summary.keys()
     assert {"generator_ab.keras", "generator_ba.keras", "samples.png"} <= {p.name for p in out.iterdir()}
-    assert len(list((out / "samples").glob("epoch-*.png"))) == 2
+    assert len(list((out / "samples").glob("epoch-*.png"))) == 2  # epochs 2, 4
 
 
 @pytest.mark.slow  # a learning or multi-process run: the default suite stays under 8 minutes

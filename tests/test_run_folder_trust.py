@@ -235,7 +235,7 @@ FAMILIES = {  # every RL data kind (sync and async envs) and every dataset famil
     "mlp": ("mlp", "--data", "synthetic_mnist", "--epochs", 1, "--set", "hidden_sizes=[16]"),
     "autoencoder": ("autoencoder", "--data", "synthetic_mnist", "--epochs", 1, "--set", "filters=[4,8]",
                     "--set", "batch_size=128"),
-    "dcgan": ("dcgan", "--data", "synthetic_mnist", "--epochs", 1, "--set", "batch_size=200"),
+    "dcgan": ("dcgan", "--data", "synthetic_mnist", "--epochs", 1, "--set", "batch_size=200", "--set", "filters=8"),
 }
 
 

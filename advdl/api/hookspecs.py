@@ -52,7 +52,7 @@ def advdl_register_envs(register):
 def advdl_register_datasets(register):
     """Register image datasets by calling ``register(DatasetSpec(...))``.
 
-    ``DatasetSpec(name, loader, summary="", image_shape=(), num_classes=10)``: ``loader`` is a
+    ``DatasetSpec(name, loader, summary="", image_shape=(), num_classes=10, scorer_epochs=0)``: ``loader`` is a
     ``"module:function"`` string naming ``function(data_dir, spec) -> advdl.api.Dataset`` (made with
     ``spec.dataset(x_train, y_train, x_test, y_test, source=...)``; a loader without a ``spec``
     parameter is called as ``function(data_dir)``), imported only when a run uses the dataset.

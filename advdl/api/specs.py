@@ -87,13 +87,16 @@ class DatasetSpec:
     """A named image dataset a plugin provides: ``loader`` names ``function(data_dir)`` or
     ``function(data_dir, spec)`` returning an ``advdl.api.Dataset``, as ``"module:function"``
     (imported only when the dataset is loaded); ``data_dir`` is the offline directory or None, and
-    ``spec`` this spec, passed when the function has a parameter named ``spec``."""
+    ``spec`` this spec, passed when the function has a parameter named ``spec``. ``scorer_epochs``:
+    how many epochs the cached scoring classifier of generative runs trains on it (0: advdl's 20; a
+    small, easy dataset can give fewer)."""
 
     name: str
     loader: str
     summary: str = ""
     image_shape: tuple = ()
     num_classes: int = 10
+    scorer_epochs: int = 0
     plugin: str = ""
     distribution: str = ""
     version: str = ""

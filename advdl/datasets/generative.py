@@ -9,6 +9,7 @@ here imports the code that starts runs.
 import hashlib
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 from advdl.api.errors import ConfigError
@@ -35,16 +36,37 @@ def scorer_for(dataset, registry, start_run, classifier="cnn", progress=False):
         raise ConfigError(f"scorer: '{classifier}' is a {spec.family} algorithm; the scorer is a classifier "
                           f"(a supervised algorithm, e.g. cnn)")
     shift = {"augment_shift": SCORER_SHIFT} if "augment_shift" in {f.name for f, _ in fields_of(spec.config)} else {}
-    recipe = f"{classifier}-{SCORER_EPOCHS}" + (f"-shift{SCORER_SHIFT}" if shift else "")  # a new recipe: a new scorer
+    epochs = registry.dataset(dataset.name).scorer_epochs or SCORER_EPOCHS
+    recipe = f"{classifier}-{epochs}" + (f"-shift{SCORER_SHIFT}" if shift else "")  # a new recipe: a new scorer
     digest = hashlib.sha256(recipe.encode() + dataset.x_train.tobytes() + dataset.y_train.tobytes()).hexdigest()[:12]
     run_dir = cache_dir() / "scorers" / f"{dataset.name}-{digest}"
     model_path = run_dir / "model.keras"
     if not model_path.is_file():
-        shutil.rmtree(run_dir, ignore_errors=True)  # an unfinished earlier attempt
-        run_config, algo_config, preset = resolve(spec, data=dataset.name, preset="none",
-                                                  run_flags={"epochs": SCORER_EPOCHS, "seed": 0}, hyper_flags=shift)
-        start_run(spec, run_config, algo_config, run_dir, registry, preset, progress=progress, dataset=dataset)
+        with _one_trainer(run_dir.with_name(run_dir.name + ".lock")):
+            if not model_path.is_file():  # else another process trained it while this one waited
+                shutil.rmtree(run_dir, ignore_errors=True)  # an unfinished earlier attempt
+                run_config, algo_config, preset = resolve(spec, data=dataset.name, preset="none",
+                                                          run_flags={"epochs": epochs, "seed": 0},
+                                                          hyper_flags=shift)
+                start_run(spec, run_config, algo_config, run_dir, registry, preset, progress=progress,
+                          dataset=dataset)
     return Scorer(model_path)
+
+
+@contextmanager
+def _one_trainer(lock_path):
+    """Hold ``lock_path`` for the block, waiting while another process holds it: parallel runs (a
+    sweep's, or two shells') share the cache, and one trains a missing scorer while the rest wait
+    for it instead of deleting its unfinished folder."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; parallel first runs are then the user's to avoid
+        yield
+        return
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "ab") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 class GenerativeRunner(DatasetRunner):

@@ -102,6 +102,9 @@ class Registry:
             raise PluginError(f"invalid dataset name {spec.name!r} (lowercase, digits, - and _)")
         if not _TARGET.match(spec.loader):
             raise PluginError(f"dataset '{spec.name}': loader must be 'module:function'")
+        if type(spec.scorer_epochs) is not int or not 0 <= spec.scorer_epochs <= 10_000:
+            raise PluginError(f"dataset '{spec.name}': scorer_epochs must be an int in 0..10000 (0: the default), "
+                              f"got {spec.scorer_epochs!r}")
         spec.plugin, spec.distribution, spec.version = plugin, dist, version
         self._add("dataset", self.datasets, spec.name, spec)
 

@@ -20,6 +20,9 @@ STAGED_PRECISION_HELP = ("bfloat16: Keras mixed_bfloat16 (bfloat16 arithmetic, f
 class GANConfig:
     latent_dim: int = option(100, "Size of the generator's noise vector z ~ uniform(-1, 1).", low=1, high=MAX_WIDTH)
     batch_size: int = option(64, "Real images per critic step (the discriminator also sees as many fakes).", low=1)
+    filters: int = option(32, "Width of the discriminator's first convolution, doubling at each of its 4 (the "
+                              "book: 32, 64, 128, 256); the generator's have 4x, 2x and 1x as many (the book: "
+                              "128, 64, 32). Compute grows with its square.", low=1, high=MAX_WIDTH // 8)
     d_learning_rate: float = option(2e-4, "Discriminator (critic) RMSprop learning rate.", above=0)
     g_learning_rate: float = option(1e-4, "Generator RMSprop learning rate.", above=0)
     loss: Literal["bce", "least_squares", "wasserstein"] = option(

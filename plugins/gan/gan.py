@@ -53,9 +53,10 @@ def fused_batch_normalization():
     return FusedBatchNormalization
 
 
-def generator(keras, latent_dim, classes, shape, dtype="float32"):
-    """Dense projection to (H/4, W/4, 128), then BN-ReLU-transposed convolutions (128, 64, 32, C).
-    ``dtype`` is the layers' Keras dtype policy; the output is float32 either way."""
+def generator(keras, latent_dim, classes, shape, dtype="float32", filters=32):
+    """Dense projection to (H/4, W/4, 4f), then BN-ReLU-transposed convolutions (4f, 2f, f, C), with
+    f = ``filters`` (the book: 32). ``dtype`` is the layers' Keras dtype policy; the output is float32
+    either way."""
     from keras import layers
 
     batch_normalization = fused_batch_normalization()
@@ -67,15 +68,16 @@ def generator(keras, latent_dim, classes, shape, dtype="float32"):
         inputs.append(label)
         x = layers.concatenate([z, label], dtype=dtype)
     side = shape[0] // 4
-    x = layers.Reshape((side, side, 128), dtype=dtype)(layers.Dense(side * side * 128, dtype=dtype)(x))
-    for filters, strides in ((128, 2), (64, 2), (32, 1), (shape[2], 1)):
+    x = layers.Reshape((side, side, 4 * filters), dtype=dtype)(layers.Dense(side * side * 4 * filters, dtype=dtype)(x))
+    for width, strides in ((4 * filters, 2), (2 * filters, 2), (filters, 1), (shape[2], 1)):
         x = layers.Activation("relu", dtype=dtype)(batch_normalization(dtype=dtype)(x))
-        x = layers.Conv2DTranspose(filters, 5, strides=strides, padding="same", dtype=dtype)(x)
+        x = layers.Conv2DTranspose(width, 5, strides=strides, padding="same", dtype=dtype)(x)
     return keras.Model(inputs, layers.Activation("sigmoid", dtype="float32")(x), name="generator")
 
 
-def discriminator(keras, shape, classes, auxiliary, dtype="float32"):
-    """LeakyReLU-convolutions (32, 64, 128, 256; strides 2, 2, 2, 1), no BatchNorm; a logit (and
+def discriminator(keras, shape, classes, auxiliary, dtype="float32", filters=32):
+    """LeakyReLU-convolutions (f, 2f, 4f, 8f with f = ``filters``, the book's 32; strides 2, 2, 2,
+    1), no BatchNorm; a logit (and
     class probabilities for ACGAN). An input label is projected to an extra image channel (CGAN).
     ``dtype`` is the layers' Keras dtype policy; the heads are float32 either way."""
     from keras import layers
@@ -87,8 +89,8 @@ def discriminator(keras, shape, classes, auxiliary, dtype="float32"):
         inputs.append(label)
         plane = layers.Dense(shape[0] * shape[1], dtype=dtype)(label)
         x = layers.concatenate([x, layers.Reshape((shape[0], shape[1], 1), dtype=dtype)(plane)], dtype=dtype)
-    for filters, strides in ((32, 2), (64, 2), (128, 2), (256, 1)):
-        x = layers.Conv2D(filters, 5, strides=strides, padding="same", dtype=dtype)(layers.LeakyReLU(0.2, dtype=dtype)(x))
+    for width, strides in ((filters, 2), (2 * filters, 2), (4 * filters, 2), (8 * filters, 1)):
+        x = layers.Conv2D(width, 5, strides=strides, padding="same", dtype=dtype)(layers.LeakyReLU(0.2, dtype=dtype)(x))
     x = layers.Flatten(dtype=dtype)(x)
     outputs = [layers.Dense(1, dtype="float32")(x)]
     if auxiliary:
@@ -134,8 +136,8 @@ class GAN(Model):
 
     def build_networks(self, keras, dtype):
         c, shape = self.config, self.data_info.image_shape
-        return (generator(keras, c.latent_dim, self.classes, shape, dtype),
-                discriminator(keras, shape, self.classes, c.conditional == "auxiliary", dtype))
+        return (generator(keras, c.latent_dim, self.classes, shape, dtype, c.filters),
+                discriminator(keras, shape, self.classes, c.conditional == "auxiliary", dtype, c.filters))
 
     @classmethod
     def check_data(cls, data_info):

@@ -16,12 +16,12 @@ from advdl.api import ExportPart, class_input, code_agreement, float32_copy
 from .gan import GAN, GRID, discriminator, generator
 
 
-def recognition_discriminator(keras, shape, discrete, continuous, dtype):
+def recognition_discriminator(keras, shape, discrete, continuous, dtype, filters=32):
     """The DCGAN discriminator plus Q: Dense(128)-LeakyReLU on its features, then the discrete
     code's probabilities and the continuous codes' means."""
     from keras import layers
 
-    base = discriminator(keras, shape, 0, False, dtype)
+    base = discriminator(keras, shape, 0, False, dtype, filters)
     features = base.get_layer(index=-2).output  # the flattened convolution features
     q = layers.LeakyReLU(0.2, dtype=dtype)(layers.Dense(128, dtype=dtype)(features))
     q_discrete = layers.Dense(discrete, activation="softmax", dtype="float32")(q)
@@ -45,8 +45,8 @@ class InfoGAN(GAN):
     def build_networks(self, keras, dtype):
         c, shape = self.config, self.data_info.image_shape
         inputs = c.latent_dim + c.discrete_codes + c.continuous_codes
-        return (generator(keras, inputs, 0, shape, dtype),
-                recognition_discriminator(keras, shape, c.discrete_codes, c.continuous_codes, dtype))
+        return (generator(keras, inputs, 0, shape, dtype, c.filters),
+                recognition_discriminator(keras, shape, c.discrete_codes, c.continuous_codes, dtype, c.filters))
 
     # -- training ----------------------------------------------------------------------------------
     def _noise(self, n):
