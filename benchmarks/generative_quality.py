@@ -8,10 +8,12 @@ floor (2,000 real training images against the same held-out ones), the VAEs' ELB
     python benchmarks/generative_quality.py --markdown            # the README table from the results so far
 
 Each entry trains with ``advdl run NAME --data mnist --preset P --seeds K`` into one multi-seed folder
-(WORKDIR/LABEL; an interrupted seed resumes from its checkpoint), then scores that seed. A seed
-already in the JSON is skipped unless --rerun. Results: benchmarks/results/generative_quality.json,
-one entry per (label, seed); the table shows each score's mean over seeds with a 95% Student-t
-interval (3 seeds: mean +- 4.30 standard errors) and the per-seed values.
+(WORKDIR/LABEL; an interrupted seed resumes from its checkpoint), then scores that seed. That folder
+has one writer at a time: to run two seeds of one entry side by side, give each its own --workdir
+(and pin each to a core, e.g. ``taskset -c 1``). A seed already in the JSON is skipped unless
+--rerun. Results: benchmarks/results/generative_quality.json, one entry per (label, seed); the table
+shows each score's mean over seeds with a 95% Student-t interval (3 seeds: mean +- 4.30 standard
+errors) and the per-seed values.
 """
 
 import argparse
