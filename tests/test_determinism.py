@@ -22,11 +22,11 @@ CASES = {  # plugin family: (algorithm, target, settings); the GANs' is slow (to
     "policy_gradient": ("a2c", "Pendulum-v1", {"steps": 1200, "n_envs": 4, "hidden_sizes": (16,), "sde": True,
                                                "sde_sample_freq": 3, "eval_interval": 600, "eval_episodes": 2,
                                                "final_eval_episodes": 2, "log_interval": 400}),
-    "episodes": ("reinforce-baseline", "CartPole-v1", {"steps": 1200, "hidden_sizes": (16,), "eval_interval": 0,
-                                                       "final_eval_episodes": 2, "log_interval": 400}),
+    "episodes": ("reinforce-baseline", "CartPole-v1", {"steps": 600, "hidden_sizes": (16,), "eval_interval": 0,
+                                                       "final_eval_episodes": 2, "log_interval": 200}),
     "supervised": ("cnn", "synthetic_mnist", {"epochs": 1, "augment_shift": 0.1, "log_interval": 8}),
     "gan": pytest.param("dcgan", "synthetic_mnist", {"epochs": 1, "log_interval": 8}, marks=pytest.mark.slow),
-    "autoencoder": ("dae", "synthetic_mnist", {"epochs": 1, "log_interval": 8}),
+    "autoencoder": ("dae", "synthetic_mnist", {"epochs": 1, "log_interval": 8, "filters": (8, 16)}),
     "vae": ("vae", "synthetic_mnist", {"epochs": 1, "log_interval": 8}),
 }
 

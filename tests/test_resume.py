@@ -189,14 +189,21 @@ def wait_for(predicate, timeout):
     return False
 
 
-@pytest.mark.parametrize("sig", [pytest.param(signal.SIGINT, marks=pytest.mark.slow), signal.SIGTERM])
-def test_signal_writes_a_checkpoint_and_the_cli_resumes(tmp_path, sig):
+DQN_RUN = ("dqn", "--env", "CartPole-v1", "--set", "learning_starts=500", "--set", "train_freq=100",
+           "--set", "gradient_steps=4")
+QLEARNING_RUN = ("qlearning", "--env", "FrozenLake-v1")  # no TensorFlow: the same signal path in seconds
+
+
+@pytest.mark.parametrize("sig, run", [pytest.param(signal.SIGINT, DQN_RUN, marks=pytest.mark.slow, id="SIGINT-dqn"),
+                                      pytest.param(signal.SIGTERM, QLEARNING_RUN, id="SIGTERM-qlearning")])
+def test_signal_writes_a_checkpoint_and_the_cli_resumes(tmp_path, sig, run):
+    """The in-process resume tests cover each algorithm's state; this is the real process: the
+    signal, the checkpoint it writes, exit code 130 and the one-line resume hint."""
     out = tmp_path / "run"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "advdl", "run", "dqn", "--env", "CartPole-v1", "--steps", "1000000",
-         "--out", str(out), "--no-progress", "--set", "log_interval=500", "--set", "eval_interval=0",
-         "--set", "learning_starts=500", "--set", "train_freq=100", "--set", "gradient_steps=4"],
+        [sys.executable, "-m", "advdl", "run", *run, "--steps", "50000000", "--out", str(out), "--no-progress",
+         "--set", "log_interval=500", "--set", "eval_interval=0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert wait_for(lambda: (out / "metrics.csv").exists() and len(rows(out / "metrics.csv")) >= 3, 120)
@@ -209,7 +216,7 @@ def test_signal_writes_a_checkpoint_and_the_cli_resumes(tmp_path, sig):
     saved = checkpoint.list_checkpoints(out / "checkpoints")
     assert saved
     step = int(saved[-1].name[5:15])
-    done = subprocess.run([sys.executable, "-m", "advdl", "run", "dqn", "--resume", str(out),
+    done = subprocess.run([sys.executable, "-m", "advdl", "run", run[0], "--resume", str(out),
                            "--steps", str(step + 700), "--no-progress"],
                           capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
