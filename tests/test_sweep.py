@@ -19,7 +19,7 @@ from conftest import assert_user_error, run_advdl, subprocess_env
 needs_ray = pytest.mark.skipif(find_spec("ray") is None, reason="the distributed extra (Ray Tune) is not installed")
 
 GRID = ("--grid", "learning_rate=0.05,0.5", "--grid", "exploration_decay=0.99,0.999")
-SWEEP = ("sweep", "qlearning", "--env", "FrozenLake-v1", "--steps", 20000, "--set", "final_eval_episodes=200", *GRID)
+SWEEP = ("sweep", "qlearning", "--env", "FrozenLake-v1", "--steps", 5000, "--set", "final_eval_episodes=200", *GRID)
 COMBINATIONS = {(0.05, 0.99), (0.05, 0.999), (0.5, 0.99), (0.5, 0.999)}
 
 
@@ -29,7 +29,7 @@ def summary(folder, seed):
 
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory):
-    """OUT of the 2x2 sweep with seeds 0 and 1 (8 trials, about 20 s), and the command's output."""
+    """OUT of the 2x2 sweep with seeds 0 and 1 (8 trials of 5,000 steps), and the command's output."""
     out = tmp_path_factory.mktemp("sweep") / "out"
     return out, run_advdl(*SWEEP, "--seeds", "0-1", "--out", out, cwd=out.parent, timeout=300)
 
@@ -50,7 +50,7 @@ def test_sweep_ranks_every_combination_over_its_seeds(swept, cli, tmp_path):
         values = []
         for seed in (0, 1):
             config = yaml.safe_load((folder / f"seed-{seed}" / "config.yaml").read_text())
-            assert (config["seed"], config["steps"], config["final_eval_episodes"]) == (seed, 20000, 200)
+            assert (config["seed"], config["steps"], config["final_eval_episodes"]) == (seed, 5000, 200)
             assert {k: config["hyperparameters"][k] for k in row["combination"]} == row["combination"]
             assert {"model.npz", "q_table.csv", "learning_curve.png", "metrics.csv"} <= {
                 p.name for p in (folder / f"seed-{seed}").iterdir()}
@@ -79,7 +79,7 @@ def test_sweep_ranks_every_combination_over_its_seeds(swept, cli, tmp_path):
     assert rerun["eval"]["mean"] == best["metrics"]["eval_mean"]["values"][1]
     config = yaml.safe_load((tmp_path / "best" / "config.yaml").read_text())
     assert config["hyperparameters"]["learning_rate"] == best["combination"]["learning_rate"]
-    assert config["steps"] == 20000
+    assert config["steps"] == 5000
 
 
 @pytest.mark.slow  # a learning or multi-process run: the default suite stays under 8 minutes
